@@ -1,0 +1,320 @@
+"""The `warroom` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from app import settings
+
+EXIT_INVALID = 2
+
+
+def _parse_start(text: str | None, days: float) -> datetime:
+    if not text:
+        end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        return end - timedelta(days=days)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"--start: {text!r} is not an ISO date (e.g. 2026-11-01 or 2026-11-01T00:00:00Z)")
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _db_path(args) -> Path:
+    if getattr(args, "db", None):
+        return Path(args.db).expanduser().resolve()
+    return settings.get("db")
+
+
+# --------------------------------------------------------------------------- ingest
+class _Progress:
+    """A terminal progress bar over ingest stages, for loads worth watching."""
+
+    def __init__(self, paths: list[Path], kind: str) -> None:
+        from tqdm import tqdm
+        size = sum(p.stat().st_size for p in paths if p.exists())
+        # roughly 30 MB/s of CSV end to end on this class of machine
+        expected = size / 30e6
+        self.bar = None
+        if expected >= float(settings.get("progress_seconds")):
+            self.bar = tqdm(total=2 * len(paths) + 2, desc=f"ingest {kind}", unit="step", file=sys.stderr,
+                            leave=False, disable=None)
+
+    def __call__(self, msg: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(msg[-50:])
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_ingest(args) -> int:
+    from app.store import inbox
+    from app.store.db import Store, StoreLocked, probe_lock
+    from app.store.ingest import IngestError, Problem, ingest_files, ingest_tables, read_file
+
+    db = _db_path(args)
+    paths = [Path(p) for p in args.paths]
+    progress = _Progress(paths, args.kind)
+    try:
+        if probe_lock(db):
+            raise StoreLocked(str(db))
+        with Store(db) as store:
+            result = ingest_files(store, paths, args.kind, source="cli", progress=progress)
+        progress.close()
+        print(result.summary())
+        return 0
+    except IngestError as exc:
+        progress.close()
+        print(f"error: {exc.report()}", file=sys.stderr)
+        return EXIT_INVALID
+    except StoreLocked:
+        progress.close()
+    # A server holds the store: check the files here (against an empty store, so the
+    # error comes at once), then hand them to its inbox as one batch.
+    import tempfile
+    try:
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            raise IngestError([Problem(str(p), None, None, None, "file not found") for p in missing])
+        tables = [(str(p), read_file(p)) for p in paths]
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "check.duckdb") as scratch:
+            ingest_tables(scratch, args.kind, tables, source="check")
+    except IngestError as exc:
+        print(f"error: {exc.report()}", file=sys.stderr)
+        return EXIT_INVALID
+    box = settings.inbox_dir(db)
+    entry = inbox.drop(box, args.kind, paths)
+    print(f"{db} is held by a running server: queued {len(paths)} file(s) in its inbox as {entry}; "
+          f"the server ingests them within seconds (see {box / 'processed' / args.kind} "
+          f"or {box / 'rejected' / args.kind}).")
+    return 0
+
+
+# --------------------------------------------------------------------------- simulate
+def _write_kind(table, path: Path, fmt: str) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    if fmt == "csv":
+        pacsv.write_csv(table, path)
+    elif fmt == "parquet":
+        pq.write_table(table, path)
+    else:
+        import duckdb
+        con = duckdb.connect()
+        con.register("t", table)
+        con.execute(f"COPY (SELECT * FROM t) TO '{path}' (FORMAT json)")
+        con.close()
+
+
+def load_simulated(db: Path, tables: dict, *, source: str) -> list:
+    """Load simulated tables into the store (or its server's inbox when held)."""
+    from app.store import inbox
+    from app.store.db import Store, StoreLocked
+    from app.store.ingest import ingest_tables
+    try:
+        with Store(db) as store:
+            return [ingest_tables(store, kind, [(f"{source}:{kind}", t)], source=source)
+                    for kind, t in tables.items()]
+    except StoreLocked:
+        import pyarrow.parquet as pq
+        box = settings.inbox_dir(db)
+        for kind, t in tables.items():
+            inbox.write_file(box, kind, f"{source}-{int(time.time() * 1000)}-{kind}.parquet",
+                             lambda p, t=t: pq.write_table(t, p))
+        print(f"{db} is held by a running server: wrote the simulated data to its inbox {box}")
+        return []
+
+
+def cmd_simulate(args) -> int:
+    from app.sim.generator import simulate, write_truth
+    from app.sim.live import LiveFeed
+    from app.sim.scenarios import SCENARIOS, get_scenario
+
+    if args.scenario not in SCENARIOS:
+        print(f"error: unknown scenario {args.scenario!r}; expected one of: {', '.join(SCENARIOS)}",
+              file=sys.stderr)
+        return EXIT_INVALID
+    if not (args.out or args.db):
+        print("error: give --out DIR or --db PATH", file=sys.stderr)
+        return EXIT_INVALID
+    start = _parse_start(args.start, args.days)
+    t0 = time.perf_counter()
+    tables, truth = simulate(args.scenario, start, args.days, seed=args.seed, scale=args.scale)
+    rows = {k: t.num_rows for k, t in tables.items()}
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        ext = {"csv": "csv", "parquet": "parquet", "ndjson": "ndjson"}[args.format]
+        for kind, table in tables.items():
+            _write_kind(table, out / f"{kind}.{ext}", args.format)
+        write_truth(out / "truth.json", truth)
+        print(f"wrote {', '.join(f'{v} {k}' for k, v in rows.items())} rows and truth.json to {out} "
+              f"({time.perf_counter() - t0:.1f} s)")
+    if args.db:
+        db = Path(args.db).expanduser().resolve()
+        for r in load_simulated(db, tables, source=f"simulate:{args.scenario}"):
+            print(r.summary())
+        write_truth(db.with_name(db.stem + "-truth.json"), truth)
+    if args.live:
+        end = start.timestamp() + args.days * 86400
+        scn = get_scenario(args.scenario, start.timestamp(), end, args.seed)
+        db = Path(args.db).expanduser().resolve() if args.db else settings.get("db")
+        box = settings.inbox_dir(db)
+        feed = LiveFeed(scn, box, seed=args.seed, scale=args.scale, speed=args.speed,
+                        t_start=max(end, time.time()) if args.speed == 1 else end)
+        print(f"live feed: writing events into {box} at {args.speed:g}x real time; Ctrl-C stops")
+        try:
+            feed.run()
+        except KeyboardInterrupt:
+            pass
+        print(f"live feed stopped after {feed.files_written} files")
+    return 0
+
+
+# --------------------------------------------------------------------------- serve / demo
+def serve(db: Path, host: str, port: int, *, live=None, headless: bool = True) -> int:
+    from streamlit.web import bootstrap
+
+    from app import runtime, worker as worker_mod
+
+    os.environ["WARROOM_DB"] = str(db)
+    store = runtime.open_store(db)
+    wk = worker_mod.Worker(store, settings.inbox_dir(db)).start()
+    worker_mod.set_current(wk)
+    if live is not None:
+        live.start()
+    main_script = str(Path(__file__).with_name("main.py"))
+    flags = {
+        "server_address": host, "server_port": port, "server_headless": headless,
+        "server_fileWatcherType": "none", "server_runOnSave": False,
+        "browser_gatherUsageStats": False, "global_developmentMode": False,
+        "client_toolbarMode": "viewer", "theme_base": "dark",
+    }
+    print(f"warroom: serving {db} on http://{host}:{port}", flush=True)
+    try:
+        bootstrap.load_config_options(flags)
+        bootstrap.run(main_script, False, [], flags)
+    finally:
+        if live is not None:
+            live.stop()
+        wk.stop()
+        runtime.close_store()
+    return 0
+
+
+def cmd_serve(args) -> int:
+    return serve(_db_path(args), args.host or settings.get("host"), args.port or settings.get("port"))
+
+
+DEMO_SCENARIO = "market-crash-false-positives"
+DEMO_DAYS = 30
+DEMO_SEED = 7
+DEMO_SCALE = 0.5
+
+
+def cmd_demo(args) -> int:
+    from app.sim.generator import simulate, write_truth
+    from app.sim.live import LiveFeed
+    from app.sim.scenarios import get_scenario
+    from app.store.db import Store
+
+    db = _db_path(args)
+    truth_path = db.with_name(db.stem + "-truth.json")
+    empty = True
+    if db.exists():
+        with Store(db) as s:
+            empty = not s.scalar("SELECT count(*) FROM decisions")
+    if empty or not truth_path.exists():
+        start = _parse_start(None, DEMO_DAYS)
+        t0 = time.perf_counter()
+        print(f"building the demo store {db}: {DEMO_DAYS} days of '{DEMO_SCENARIO}' ending now ...", flush=True)
+        tables, truth = simulate(DEMO_SCENARIO, start, DEMO_DAYS, seed=DEMO_SEED, scale=DEMO_SCALE)
+        for r in load_simulated(db, tables, source="demo"):
+            print("  " + r.summary())
+        write_truth(truth_path, truth)
+        print(f"demo store ready in {time.perf_counter() - t0:.0f} s", flush=True)
+    truth = json.loads(truth_path.read_text())
+    t0 = datetime.fromisoformat(truth["start"].replace("Z", "+00:00")).timestamp()
+    t1 = datetime.fromisoformat(truth["end"].replace("Z", "+00:00")).timestamp()
+    scn = get_scenario(truth["scenario"], t0, t1, truth["seed"])
+    live = LiveFeed(scn, settings.inbox_dir(db), seed=truth["seed"], scale=truth["scale"],
+                    t_start=max(t1, time.time()))
+    return serve(db, args.host or settings.get("host"), args.port or settings.get("port"), live=live)
+
+
+# --------------------------------------------------------------------------- bench / settings
+def cmd_bench(args) -> int:
+    from app import bench
+    return bench.run(args)
+
+
+def cmd_settings(args) -> int:
+    for s in settings.SETTINGS.values():
+        print(f"{s.env}={os.environ.get(s.env, s.default)!s}\n    {s.help} (default: {s.default!r})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="warroom", description="The operations room for ML-powered features.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ing = sub.add_parser("ingest", help="validate and load input files (all or nothing)")
+    ing.add_argument("paths", nargs="+", metavar="PATH")
+    ing.add_argument("--kind", required=True, choices=["decisions", "funnel", "tickets", "surveys", "metrics"])
+    ing.add_argument("--db", help="store file (default: setting WARROOM_DB)")
+    ing.set_defaults(func=cmd_ingest)
+
+    sim = sub.add_parser("simulate", help="write simulated traffic with a crisis scenario")
+    sim.add_argument("--scenario", required=True)
+    sim.add_argument("--start", help="ISO date or time (UTC if no offset); default: DAYS before now")
+    sim.add_argument("--days", type=float, default=30.0)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--scale", type=float, default=1.0, help="traffic multiplier (1 = about 3 decisions/min on deposit)")
+    sim.add_argument("--out", help="folder for the five kinds and truth.json")
+    sim.add_argument("--format", choices=["csv", "parquet", "ndjson"], default="csv")
+    sim.add_argument("--db", help="load straight into this store (or its server's inbox)")
+    sim.add_argument("--live", action="store_true", help="then keep writing events into the inbox")
+    sim.add_argument("--speed", type=float, default=1.0, help="with --live: simulated seconds per real second")
+    sim.set_defaults(func=cmd_simulate)
+
+    srv = sub.add_parser("serve", help="run the app and the worker in one process")
+    srv.add_argument("--db")
+    srv.add_argument("--host")
+    srv.add_argument("--port", type=int)
+    srv.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="build the demo store if missing, then serve it with a live feed")
+    demo.add_argument("--db")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks (speed targets live here, not in tests)")
+    bench.add_argument("what", choices=["ingest"])
+    bench.add_argument("--rows", type=int, default=10_000_000)
+    bench.add_argument("--dir", help="scratch folder (default: a temporary one)")
+    bench.set_defaults(func=cmd_bench)
+
+    st = sub.add_parser("settings", help="list every setting with its current value")
+    st.set_defaults(func=cmd_settings)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Every warroom setting, declared once: name, environment variable, default, help.
+
+A setting is read from its environment variable each time `get` is called, so a
+test or a CLI flag can override it by setting the variable. The README documents
+every setting listed here (a test checks that).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _path(value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (Path.cwd() / p)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        Setting("db", "WARROOM_DB", "data/warroom.duckdb",
+                "Path of the DuckDB store file.", _path),
+        Setting("inbox", "WARROOM_INBOX", "",
+                "Inbox folder that a running server watches; empty means "
+                "`inbox/` next to the store file.", str),
+        Setting("flags_file", "WARROOM_FLAGS_FILE", "data/flags.json",
+                "Flag file in the OpenFeature flagd JSON format.", _path),
+        Setting("host", "WARROOM_HOST", "127.0.0.1",
+                "Address `warroom serve` listens on.", str),
+        Setting("port", "WARROOM_PORT", "8501",
+                "Port `warroom serve` listens on.", int),
+        Setting("inbox_poll_seconds", "WARROOM_INBOX_POLL_SECONDS", "1.0",
+                "How often the worker looks for new inbox files.", float),
+        Setting("flows", "WARROOM_FLOWS",
+                "deposit,withdrawal,trade,loan_application,signup",
+                "Allowed values of the `flow` column (comma-separated).", _csv),
+        Setting("max_future_minutes", "WARROOM_MAX_FUTURE_MINUTES", "1440",
+                "Timestamps further than this many minutes ahead of the clock "
+                "are rejected at ingest (clock-skew guard).", int),
+        Setting("max_query_days", "WARROOM_MAX_QUERY_DAYS", "400",
+                "Longest time range any read query may cover.", int),
+        Setting("max_rows", "WARROOM_MAX_ROWS", "20000",
+                "Most rows any read query returns to a page.", int),
+        Setting("progress_seconds", "WARROOM_PROGRESS_SECONDS", "2.0",
+                "Ingests expected to take longer than this show a progress bar "
+                "on the terminal.", float),
+    ]
+}
+
+
+def get(name: str) -> Any:
+    s = SETTINGS[name]
+    raw = os.environ.get(s.env)
+    if raw is None or raw == "":
+        raw = s.default
+    return s.parse(raw)
+
+
+def inbox_dir(db_path: Path | None = None) -> Path:
+    """Inbox of the store at db_path (default: the configured store)."""
+    configured = get("inbox")
+    if configured:
+        return _path(configured)
+    db = Path(db_path) if db_path else get("db")
+    return db.parent / "inbox"
