@@ -101,7 +101,8 @@ def _flow_chunk(scn: Scenario, fm: m.FlowModel, slots: np.ndarray, slot_len: flo
     if fm.feature:
         inc = next((i for i in scn.incidents if i.bad_version and fm.feature in i.features), None)
         fraud = rng.random(n) < np.clip(fm.fraud_share * mods.fraud_mult[si], 0.0, 0.5)
-        bad = (rng.random(n) < mods.bad_share[si]) if inc else np.zeros(n, dtype=bool)
+        # The version in service when the decision is made (a rollback cuts at decision time).
+        bad = (rng.random(n) < scn.bad_share(fm, t_submit)) if inc else np.zeros(n, dtype=bool)
         mu = np.where(fraud, fm.mu_fraud, mods.mu_legit[si])
         logit = rng.normal(mu, 1.0)
         dec_thr = np.where(bad, inc.bad_decline_logit if inc else m.DECLINE_LOGIT, m.DECLINE_LOGIT)

@@ -103,6 +103,10 @@ class Scenario:
         self.flow_mods(fm, t, mods)
         return mods
 
+    def bad_share(self, fm: m.FlowModel, t: np.ndarray) -> np.ndarray:
+        """Share of decisions at times t made by an incident's bad model version."""
+        return self.mods(fm, t).bad_share
+
     def volatility(self, t: np.ndarray) -> np.ndarray:
         t = np.asarray(t, dtype=float)
         return volatility(t, self.seed) + self.extra_volatility(t)

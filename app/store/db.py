@@ -78,8 +78,8 @@ class Store:
         return self.cursor().execute(sql, params or []).fetchall()
 
     def scalar(self, sql: str, params: list | tuple | dict | None = None):
-        row = self.cursor().execute(sql, params or []).fetchone()
-        return None if row is None else row[0]
+        rows = self.cursor().execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
 
     # -- writes --------------------------------------------------------------
     @contextmanager

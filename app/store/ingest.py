@@ -293,15 +293,15 @@ def _validate(cur: duckdb.DuckDBPyConnection, kind: Kind, label: str,
         checks = [(name, cond, rule) for name, p in plans.items() for cond, rule in p.checks]
         typed_cols = ", ".join(f"{p.expr} AS {_q(name)}" for name, p in plans.items())
         if kind.id_column is None:  # metrics: a point is identified by (series, ts)
-            typed_cols += ", md5(name || '|' || labels) AS series_key"
+            typed_cols += f", md5({plans['name'].expr} || '|' || ({plans['labels'].expr})) AS series_key"
         typed = f"(SELECT {ROW}, {typed_cols} FROM {view})"
         counts, extra_counts = [], []
         if n and checks:
             counts = cur.execute(
                 "SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond, _ in checks) + f" FROM {view}"
-            ).fetchone()
+            ).fetchall()[0]
             if not any(counts):  # checks across columns need typed values
-                extra_counts = [cur.execute(f"SELECT count(*) FILTER (WHERE {cond}) FROM {typed}").fetchone()[0]
+                extra_counts = [cur.execute(f"SELECT count(*) FILTER (WHERE {cond}) FROM {typed}").fetchall()[0][0]
                                 for _, cond, _ in kind.checks]
         total = sum(counts) + sum(extra_counts)
         if total:
@@ -318,7 +318,7 @@ def _validate(cur: duckdb.DuckDBPyConnection, kind: Kind, label: str,
             found.sort(key=lambda p: (p.row or 0, kind.names.index(p.column) if p.column in kind.names else 0))
             return found, total, None
         key = _q(kind.id_column) if kind.id_column else "series_key, ts"
-        distinct = cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM {typed})").fetchone()[0]
+        distinct = cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM {typed})").fetchall()[0][0]
         ok = True
         return [], 0, _Prepared(label, view, typed, n, distinct < n)
     finally:
@@ -370,7 +370,7 @@ def ingest_tables(store: Store, kind_name: str, tables: Sequence[tuple[str, pa.T
                 "rows_updated, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
                 [utcnow(), kind.name, "\n".join(result.files), result.rows_read, result.rows_new,
                  result.rows_duplicate, result.rows_updated, source],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
     finally:
         for prep in prepared:
             cur.unregister(prep.view)
@@ -404,7 +404,7 @@ def _load(w: duckdb.DuckDBPyConnection, kind: Kind, prep: _Prepared, result: Ing
         w.execute(f"CREATE OR REPLACE TEMP TABLE __changes AS SELECT t.{id_col} AS id, t.{ts} AS old_ts, "
                   + ", ".join(f"b.{_q(u)} AS {_q('new_' + u)}" for u in kind.updatable)
                   + f" FROM {kind.name} t JOIN {src} b ON {match} WHERE {changed}")
-        updated = w.execute("SELECT count(*) FROM __changes").fetchone()[0]
+        updated = w.execute("SELECT count(*) FROM __changes").fetchall()[0][0]
         if updated:
             sets = ", ".join(f"{_q(u)} = coalesce(c.{_q('new_' + u)}, {kind.name}.{_q(u)})" for u in kind.updatable)
             w.execute(f"UPDATE {kind.name} SET {sets} FROM __changes c WHERE {kind.name}.{id_col} = c.id")
@@ -412,7 +412,7 @@ def _load(w: duckdb.DuckDBPyConnection, kind: Kind, prep: _Prepared, result: Ing
         w.execute("DROP TABLE __changes")
     col_list = ", ".join(_q(c) for c in cols)
     anti = f"WHERE NOT EXISTS (SELECT 1 FROM {kind.name} t WHERE {match})"
-    new = w.execute(f"INSERT INTO {kind.name} ({col_list}) SELECT {col_list} FROM {src} b {anti}").fetchone()[0]
+    new = w.execute(f"INSERT INTO {kind.name} ({col_list}) SELECT {col_list} FROM {src} b {anti}").fetchall()[0][0]
     if new:  # every minute of the file: a superset of those touched, and recomputing is idempotent
         w.execute(f"INSERT INTO __affected SELECT DISTINCT date_trunc('minute', {ts}) FROM {src} b")
     result.rows_new += new

@@ -105,10 +105,10 @@ def flow_totals(store: Store, *, flow: str, start: datetime, end: datetime) -> d
     d = store.cursor().execute(
         "SELECT coalesce(sum(n), 0), coalesce(sum(n_legit), 0), coalesce(sum(n_false_positive), 0), "
         "coalesce(sum(n_decline), 0), coalesce(sum(n_review), 0) "
-        "FROM rollup_decisions WHERE flow = ? AND minute >= ? AND minute < ?", [flow, start, end]).fetchone()
+        "FROM rollup_decisions WHERE flow = ? AND minute >= ? AND minute < ?", [flow, start, end]).fetchall()[0]
     f = store.cursor().execute(
         "SELECT coalesce(sum(n_view), 0), coalesce(sum(n_start), 0), coalesce(sum(n_complete), 0) "
-        "FROM rollup_funnel WHERE flow = ? AND minute >= ? AND minute < ?", [flow, start, end]).fetchone()
+        "FROM rollup_funnel WHERE flow = ? AND minute >= ? AND minute < ?", [flow, start, end]).fetchall()[0]
     keys = ["n", "n_legit", "n_false_positive", "n_decline", "n_review", "n_view", "n_start", "n_complete"]
     return {k: int(v) for k, v in zip(keys, (*d, *f))}
 

@@ -61,10 +61,10 @@ ROLLUPS: dict[str, Rollup] = {
   count(*) FILTER (WHERE is_fraud = false AND {_FLAGGED}) AS n_false_positive,
   count(*) FILTER (WHERE is_fraud = true) AS n_fraud,
   count(*) FILTER (WHERE is_fraud = true AND {_FLAGGED}) AS n_fraud_caught,
-  coalesce(sum(amount_usd), 0) AS amount_usd,
-  coalesce(sum(amount_usd) FILTER (WHERE is_fraud = true AND {_FLAGGED}), 0) AS fraud_amount_caught,
-  sum(score) AS score_sum,
-  sum(latency_ms) AS latency_sum,
+  coalesce(sum(amount_usd::DECIMAL(18, 2)), 0) AS amount_usd,
+  coalesce(sum(amount_usd::DECIMAL(18, 2)) FILTER (WHERE is_fraud = true AND {_FLAGGED}), 0) AS fraud_amount_caught,
+  sum(score::DECIMAL(18, 6)) AS score_sum,
+  sum(latency_ms::DECIMAL(18, 3)) AS latency_sum,
   max(latency_ms) AS latency_max,
   {_latency_buckets()},
   {_score_buckets()}""",
@@ -76,18 +76,18 @@ ROLLUPS: dict[str, Rollup] = {
   count(*) FILTER (WHERE step = 'submit') AS n_submit,
   count(*) FILTER (WHERE step = 'complete') AS n_complete,
   count(*) FILTER (WHERE step = 'abandon') AS n_abandon,
-  coalesce(sum(amount_usd) FILTER (WHERE step = 'complete'), 0) AS completed_usd""",
+  coalesce(sum(amount_usd::DECIMAL(18, 2)) FILTER (WHERE step = 'complete'), 0) AS completed_usd""",
     ),
     "tickets": Rollup(
         "rollup_tickets", "tickets", "opened_at", ("flow", "category", "channel"),
         """count(*) AS n_opened,
   count(resolved_at) AS n_resolved,
-  coalesce(sum(epoch(resolved_at) - epoch(opened_at)), 0) AS resolution_s_sum""",
+  coalesce(sum((epoch(resolved_at) - epoch(opened_at))::DECIMAL(18, 6)), 0) AS resolution_s_sum""",
     ),
     "surveys": Rollup(
         "rollup_surveys", "surveys", "ts", ("flow", "source"),
         """count(*) AS n,
-  sum(score) AS score_sum,
+  sum(score::DECIMAL(18, 6)) AS score_sum,
   count(*) FILTER (WHERE score >= 9) AS n_promoters,
   count(*) FILTER (WHERE score <= 6) AS n_detractors""",
     ),
@@ -111,7 +111,7 @@ def refresh(w: duckdb.DuckDBPyConnection, kind: str, affected: str) -> int:
     r = ROLLUPS[kind]
     w.execute(f"CREATE OR REPLACE TEMP TABLE __minutes AS SELECT DISTINCT date_trunc('minute', ts) AS minute "
               f"FROM {affected} WHERE ts IS NOT NULL")
-    n, lo, hi = w.execute("SELECT count(*), min(minute), max(minute) FROM __minutes").fetchone()
+    n, lo, hi = w.execute("SELECT count(*), min(minute), max(minute) FROM __minutes").fetchall()[0]
     if n:
         w.execute(f"DELETE FROM {r.table} WHERE minute >= ? AND minute <= ? "
                   f"AND minute IN (SELECT minute FROM __minutes)", [lo, hi])

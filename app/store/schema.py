@@ -22,6 +22,11 @@ LAT_COLS = [f"lat_h{i:02d}" for i in range(N_LATENCY_BUCKETS)]
 SCORE_COLS = [f"score_h{i}" for i in range(N_SCORE_BUCKETS)]
 
 
+# Sums in rollups are DECIMAL so that they are exact and independent of the
+# order a parallel aggregate adds rows in (amounts at cent precision, scores to
+# 1e-6, latencies to the microsecond): a recompute from raw equals them exactly.
+
+
 def _counts(cols: list[str]) -> str:
     return ",\n".join(f"    {c} BIGINT NOT NULL" for c in cols)
 
@@ -55,20 +60,20 @@ _V1 = [
     n BIGINT NOT NULL, n_approve BIGINT NOT NULL, n_decline BIGINT NOT NULL,
     n_review BIGINT NOT NULL, n_labeled BIGINT NOT NULL, n_legit BIGINT NOT NULL,
     n_false_positive BIGINT NOT NULL, n_fraud BIGINT NOT NULL,
-    n_fraud_caught BIGINT NOT NULL, amount_usd DOUBLE NOT NULL,
-    fraud_amount_caught DOUBLE NOT NULL, score_sum DOUBLE NOT NULL,
-    latency_sum DOUBLE NOT NULL, latency_max DOUBLE NOT NULL,
+    n_fraud_caught BIGINT NOT NULL, amount_usd DECIMAL(38, 2) NOT NULL,
+    fraud_amount_caught DECIMAL(38, 2) NOT NULL, score_sum DECIMAL(38, 6) NOT NULL,
+    latency_sum DECIMAL(38, 3) NOT NULL, latency_max DOUBLE NOT NULL,
 {_counts(LAT_COLS)},
 {_counts(SCORE_COLS)})""",
     """CREATE TABLE rollup_funnel (
     minute TIMESTAMP NOT NULL, flow VARCHAR NOT NULL, platform VARCHAR NOT NULL,
     region VARCHAR NOT NULL, n_view BIGINT NOT NULL, n_start BIGINT NOT NULL,
     n_submit BIGINT NOT NULL, n_complete BIGINT NOT NULL, n_abandon BIGINT NOT NULL,
-    completed_usd DOUBLE NOT NULL)""",
+    completed_usd DECIMAL(38, 2) NOT NULL)""",
     """CREATE TABLE rollup_tickets (
     minute TIMESTAMP NOT NULL, flow VARCHAR NOT NULL, category VARCHAR NOT NULL,
     channel VARCHAR NOT NULL, n_opened BIGINT NOT NULL, n_resolved BIGINT NOT NULL,
-    resolution_s_sum DOUBLE NOT NULL)""",
+    resolution_s_sum DECIMAL(38, 6) NOT NULL)""",
     """CREATE TABLE rollup_surveys (
     minute TIMESTAMP NOT NULL, flow VARCHAR NOT NULL, source VARCHAR NOT NULL,
     n BIGINT NOT NULL, score_sum BIGINT NOT NULL, n_promoters BIGINT NOT NULL,

@@ -1,0 +1,155 @@
+"""Shared fixtures: temporary stores, simulated data, a real server, real Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from app import runtime
+from app.store.db import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SIM_START = datetime(2026, 10, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "t.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def crash_data():
+    """12 days of the market-crash scenario at a small scale (fixed seed)."""
+    from app.sim.generator import simulate
+    return simulate("market-crash-false-positives", SIM_START, 12, seed=11, scale=0.4)
+
+
+@pytest.fixture(scope="session")
+def crash_db(tmp_path_factory, crash_data):
+    """A store file holding crash_data; copy it before writing to it."""
+    from app.store.ingest import ingest_tables
+    path = tmp_path_factory.mktemp("crash") / "crash.duckdb"
+    tables, _ = crash_data
+    with Store(path) as s:
+        for kind, t in tables.items():
+            ingest_tables(s, kind, [(kind, t)], source="test")
+        s.cursor().execute("CHECKPOINT")
+    return path
+
+
+@pytest.fixture
+def app_store(tmp_path, crash_db, monkeypatch):
+    """Point the app's runtime at a private copy of crash_db (for AppTest)."""
+    path = tmp_path / "app.duckdb"
+    shutil.copyfile(crash_db, path)
+    monkeypatch.setenv("WARROOM_DB", str(path))
+    runtime.close_store()
+    yield path
+    runtime.close_store()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_health(port: int, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"server on port {port} not healthy after {timeout} s")
+
+
+class Server:
+    def __init__(self, db: Path, log: Path, env: dict | None = None) -> None:
+        self.db, self.log_path = db, log
+        self.port = free_port()
+        self.env = {**os.environ, "WARROOM_DB": str(db), "WARROOM_INBOX_POLL_SECONDS": "0.3", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def inbox(self) -> Path:
+        return self.db.parent / "inbox"
+
+    def start(self) -> "Server":
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--db", str(self.db), "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_health(self.port, self.proc)
+        return self
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
+        self.log.close()
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    servers = []
+
+    def make(db: Path, **kw) -> Server:
+        s = Server(db, tmp_path / f"server-{len(servers)}.log", **kw)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        try:
+            s.kill()
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
