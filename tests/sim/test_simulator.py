@@ -94,9 +94,9 @@ def test_labels_arrive_late_and_volatility_raises_traffic(crash_data):
     dep = tables["decisions"].to_pandas()
     dep = dep[dep["flow"] == "deposit"]
     assert dep["ts"].max() < end
-    last_hour = dep[dep["ts"] >= end - pd.Timedelta(hours=1)]
+    last_minutes = dep[dep["ts"] >= end - pd.Timedelta(minutes=10)]
     first_day = dep[dep["ts"] < dep["ts"].min() + pd.Timedelta(days=1)]
-    assert last_hour["is_fraud"].isna().mean() > 0.5  # labels of the last hour mostly not in yet
+    assert last_minutes["is_fraud"].isna().mean() > 0.6  # labels take ~30 min: most not in yet
     assert first_day["is_fraud"].isna().mean() == 0
     views = tables["funnel"].to_pandas()
     views = views[(views["step"] == "view") & (views["flow"] == "withdrawal")]
