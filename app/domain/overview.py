@@ -21,10 +21,17 @@ class Window:
 
 
 def chart_window(*, now: datetime, newest: datetime | None, length: timedelta = WINDOW) -> Window:
-    """The last `length` up to now; if the store has nothing that recent, up to its newest event."""
+    """The last `length` up to now; if the store has nothing that recent, up to its newest event.
+
+    Both ends fall on whole minutes (the rollups' grain); the current minute is included.
+    """
+    def next_minute(t: datetime) -> datetime:
+        return t.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
     if newest is None or newest >= now - length:
-        return Window(now - length, now, None)
-    end = newest + timedelta(minutes=1)
+        end = next_minute(now)
+        return Window(end - length, end, None)
+    end = next_minute(newest)
     return Window(end - length, end, "No events in the last 24 hours: showing the 24 hours up to the newest event.")
 
 

@@ -1,0 +1,124 @@
+"""The `warroom` command, run as a user would run it."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from app import settings
+from app.cli import build_parser
+from app.store.db import Store
+from app.store.kinds import kinds
+from tests.conftest import ROOT
+from tests.helpers import decision, write_csv
+
+README = (ROOT / "README.md").read_text()
+
+
+def warroom(*args, env=None, timeout=600):
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def test_ingest_reports_and_exits_2_and_changes_nothing(tmp_path):
+    db = tmp_path / "c.duckdb"
+    good = write_csv(tmp_path / "good.csv", [decision(1), decision(2)])
+    r = warroom("ingest", str(good), "--kind", "decisions", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("decisions: 2 rows read from 1 file(s): 2 new, 0 duplicate, 0 updated")
+    r = warroom("ingest", str(good), "--kind", "decisions", "--db", str(db))
+    assert "0 new, 2 duplicate, 0 updated" in r.stdout
+    bad = write_csv(tmp_path / "bad.csv", [decision(3), decision(4, decision="maybe", ts="2026-11-02")])
+    r = warroom("ingest", str(good), str(bad), "--kind", "decisions", "--db", str(db))
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        "error: 2 problem(s) found; nothing was written.",
+        f"  {bad}, row 2, column ts: value '2026-11-02': is not an ISO-8601 timestamp with an offset (e.g. 2026-12-04T09:30:00Z)",
+        f"  {bad}, row 2, column decision: value 'maybe': is not an allowed value (allowed: approve, decline, review)",
+    ]
+    with Store(db) as s:
+        assert s.scalar("SELECT count(*) FROM decisions") == 2
+
+
+def test_ingest_uses_the_db_setting(tmp_path):
+    db = tmp_path / "env.duckdb"
+    r = warroom("ingest", str(ROOT / "data/samples/funnel.csv"), "--kind", "funnel", env={"WARROOM_DB": str(db)})
+    assert r.returncode == 0, r.stderr
+    with Store(db) as s:
+        assert s.scalar("SELECT count(*) FROM funnel") == 12
+
+
+@pytest.mark.parametrize("kind", list(kinds()))
+def test_samples_in_data_folder_ingest(tmp_path, kind):
+    r = warroom("ingest", str(ROOT / f"data/samples/{kind}.csv"), "--kind", kind, "--db", str(tmp_path / "s.duckdb"))
+    assert r.returncode == 0, r.stderr
+    assert "12 new" in r.stdout
+
+
+def test_simulate_out_writes_five_kinds_and_truth_that_ingest_back(tmp_path):
+    out = tmp_path / "sim"
+    r = warroom("simulate", "--scenario", "decline-spike", "--start", "2026-10-01", "--days", "1", "--seed", "3",
+                "--scale", "0.2", "--out", str(out), "--format", "parquet")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{k}.parquet" for k in kinds()] + ["truth.json"])
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["scenario"] == "decline-spike" and truth["seed"] == 3
+    (inc,) = truth["incidents"]
+    assert inc["flows"] == ["withdrawal"] and inc["effects"]["bad_version"] == "3.5.0"
+    db = tmp_path / "back.duckdb"
+    for kind in kinds():
+        r = warroom("ingest", str(out / f"{kind}.parquet"), "--kind", kind, "--db", str(db))
+        assert r.returncode == 0, r.stderr
+        assert " 0 duplicate" in r.stdout
+
+
+def test_simulate_ndjson_and_csv_formats_ingest(tmp_path):
+    for fmt in ("ndjson", "csv"):
+        out = tmp_path / fmt
+        r = warroom("simulate", "--scenario", "calm", "--start", "2026-10-01T00:00:00Z", "--days", "0.1",
+                    "--seed", "1", "--scale", "0.2", "--out", str(out), "--format", fmt)
+        assert r.returncode == 0, r.stderr
+        r = warroom("ingest", str(out / f"decisions.{fmt}"), "--kind", "decisions", "--db", str(tmp_path / f"{fmt}.duckdb"))
+        assert r.returncode == 0, r.stderr
+
+
+def test_simulate_db_loads_and_writes_truth_beside_it(tmp_path):
+    db = tmp_path / "sim.duckdb"
+    r = warroom("simulate", "--scenario", "calm", "--start", "2026-10-01", "--days", "0.2", "--seed", "2",
+                "--scale", "0.2", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "sim-truth.json").exists()
+    with Store(db) as s:
+        assert s.scalar("SELECT count(*) FROM decisions") > 0
+        assert s.scalar("SELECT count(*) FROM ingest_batches") == 5
+
+
+def test_unknown_scenario_and_missing_target(tmp_path):
+    r = warroom("simulate", "--scenario", "meteor", "--out", str(tmp_path))
+    assert r.returncode == 2 and "unknown scenario 'meteor'" in r.stderr
+    r = warroom("simulate", "--scenario", "calm")
+    assert r.returncode == 2 and "give --out DIR or --db PATH" in r.stderr
+
+
+def test_readme_documents_every_setting_command_and_column():
+    for s in settings.SETTINGS.values():
+        assert f"`{s.env}`" in README, s.env
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in commands:
+        assert f"warroom {name}" in README, name
+    for kind in kinds().values():
+        section = README.split(f"#### `{kind.name}`", 1)[1].split("####", 1)[0]
+        for col in kind.columns:
+            assert f"| `{col.name}` |" in section, (kind.name, col.name)
+    assert re.search(r"^make demo ", README, re.M) and re.search(r"^make test ", README, re.M)
+
+
+def test_settings_command_lists_all(tmp_path):
+    r = warroom("settings", env={"WARROOM_PORT": "9999"})
+    assert r.returncode == 0
+    assert "WARROOM_PORT=9999" in r.stdout
+    for s in settings.SETTINGS.values():
+        assert s.env in r.stdout
