@@ -35,6 +35,15 @@ def chart_window(*, now: datetime, newest: datetime | None, length: timedelta = 
     return Window(end - length, end, "No events in the last 24 hours: showing the 24 hours up to the newest event.")
 
 
+def align_up(t: datetime, minutes: int) -> datetime:
+    """The first whole `minutes` boundary at or after t (so a chart has no partial first bucket)."""
+    base = t.replace(second=0, microsecond=0)
+    if base < t:
+        base += timedelta(minutes=1)
+    extra = (-(base.hour * 60 + base.minute)) % minutes
+    return base + timedelta(minutes=extra)
+
+
 @dataclass(frozen=True)
 class FlowSummary:
     decisions: int

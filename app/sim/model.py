@@ -52,18 +52,18 @@ class FlowModel:
 
 
 FLOWS: tuple[FlowModel, ...] = (
-    FlowModel("deposit", 40.0, 0.70, 0.09, 250.0, "deposit_fraud_check", "deposit-fraud-gbm",
+    FlowModel("deposit", 80.0, 0.70, 0.09, 250.0, "deposit_fraud_check", "deposit-fraud-gbm",
               "2026.11.2", "manual_review", fraud_share=0.01, tickets_per_min=0.04, surveys_per_min=0.015),
-    FlowModel("withdrawal", 30.0, 0.80, 0.55, 400.0, "withdrawal_risk_score", "withdrawal-risk-xgb",
+    FlowModel("withdrawal", 15.0, 0.80, 0.55, 400.0, "withdrawal_risk_score", "withdrawal-risk-xgb",
               "3.4.0", "rules", mu_legit=-2.054, fraud_share=0.02, latency_median_ms=45.0,
               tickets_per_min=0.03, surveys_per_min=0.008),
-    FlowModel("trade", 30.0, 0.50, 0.25, 900.0, "personalised_ranking", "home-ranker", "r12",
+    FlowModel("trade", 10.0, 0.50, 0.25, 900.0, "personalised_ranking", "home-ranker", "r12",
               "allow_then_review", fraud_share=0.0, labelled=False, latency_median_ms=20.0,
               tickets_per_min=0.02, surveys_per_min=0.008),
     FlowModel("loan_application", 5.0, 0.50, 0.30, 5000.0, "loan_credit_model", "credit-lgbm", "1.8.0",
               "manual_review", mu_legit=-1.75, fraud_share=0.03, latency_median_ms=120.0,
               tickets_per_min=0.01, surveys_per_min=0.004),
-    FlowModel("signup", 10.0, 0.60, 0.45, 0.0, tickets_per_min=0.01, surveys_per_min=0.004),
+    FlowModel("signup", 5.0, 0.60, 0.45, 0.0, tickets_per_min=0.01, surveys_per_min=0.004),
 )
 FLOW_BY_NAME = {f.flow: f for f in FLOWS}
 

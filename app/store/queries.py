@@ -15,7 +15,8 @@ from app import settings
 from app.store.db import Store
 
 BUCKETS: dict[str, str] = {
-    "1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "1h": "1 hour", "1d": "1 day",
+    "1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "30m": "30 minutes", "1h": "1 hour",
+    "1d": "1 day",
 }
 _KIND_TS = {"decisions": "ts", "funnel": "ts", "tickets": "opened_at", "surveys": "ts", "metrics": "ts"}
 

@@ -39,8 +39,8 @@ def fp_vs_conversion(df: pd.DataFrame, *, tz: str = "UTC", flow: str = "deposit"
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
         xaxis=dict(title=f"time ({tz})"),
         yaxis=dict(title=dict(text="false-positive rate (%)", font=dict(color=FP_COLOR)), rangemode="tozero",
-                   ticksuffix="%"),
+                   ticksuffix="%", tickformat=".0f", nticks=7),
         yaxis2=dict(title=dict(text="conversion (%)", font=dict(color=CONV_COLOR)), overlaying="y",
-                    side="right", rangemode="tozero", ticksuffix="%", showgrid=False),
+                    side="right", rangemode="tozero", ticksuffix="%", tickformat=".1f", nticks=7, showgrid=False),
     )
     return fig

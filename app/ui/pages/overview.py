@@ -29,7 +29,8 @@ cols[1].metric("Conversion", metrics.pct(totals.conversion, 2))
 cols[2].metric("Decisions", f"{totals.decisions:,}")
 cols[3].metric("Sessions started", f"{totals.sessions_started:,}")
 
-counts = queries.fp_vs_conversion(store, flow=FLOW, start=window.start, end=window.end, bucket="15m")
+counts = queries.fp_vs_conversion(store, flow=FLOW, start=overview.align_up(window.start, 30), end=window.end,
+                                  bucket="30m")
 fig = charts.fp_vs_conversion(overview.series(counts), tz=tz, flow=FLOW)
 st.plotly_chart(fig, width="stretch", key="overview_fp_conv")
 
