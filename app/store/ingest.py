@@ -112,8 +112,20 @@ def _csv_header(path: Path) -> list[str]:
         return next(csv.reader(fh), [])
 
 
-def read_file(path: Path) -> pa.Table:
-    """Read one input file as an Arrow table (CSV columns all as text)."""
+@dataclass(frozen=True)
+class ParquetSource:
+    """A Parquet file that DuckDB scans directly (faster than going through Arrow)."""
+    path: Path
+    schema: pa.Schema
+    num_rows: int
+
+    @property
+    def column_names(self) -> list[str]:
+        return self.schema.names
+
+
+def read_file(path: Path) -> "pa.Table | ParquetSource":
+    """Open one input file: an Arrow table (CSV columns all as text), or a Parquet source."""
     fmt = file_format(path)
     try:
         if fmt == "csv":
@@ -133,7 +145,8 @@ def read_file(path: Path) -> pa.Table:
                 ),
             )
         if fmt == "parquet":
-            return pq.read_table(path)
+            meta = pq.read_metadata(path)
+            return ParquetSource(path, pq.read_schema(path), meta.num_rows)
         stream = pa.input_stream(str(path), compression="detect")
         data = stream.read()
         if not data.strip():
@@ -269,10 +282,21 @@ class _Prepared:
     typed: str  # SELECT of the typed target columns (plus __row) from the view
     rows: int
     repeats: bool  # the same id appears more than once in this file
+    first_minute: object = None  # datetime of the earliest / latest minute in the file
+    last_minute: object = None
+    minutes: int = 0  # distinct minutes in the file
+
+    @property
+    def dense(self) -> bool:
+        """Most minutes between the first and last hold rows: refresh the range, not a list."""
+        if not self.minutes:
+            return False
+        span = (self.last_minute - self.first_minute).total_seconds() / 60 + 1
+        return self.minutes >= 0.5 * span
 
 
 def _validate(cur: duckdb.DuckDBPyConnection, kind: Kind, label: str,
-              table: pa.Table) -> tuple[list[Problem], int, _Prepared | None]:
+              table: "pa.Table | ParquetSource") -> tuple[list[Problem], int, _Prepared | None]:
     """Check one file's rows. On success the file stays registered for loading."""
     present = table.column_names
     problems = [Problem(label, None, c, None, "missing column") for c in kind.names if c not in present]
@@ -282,9 +306,14 @@ def _validate(cur: duckdb.DuckDBPyConnection, kind: Kind, label: str,
     if problems:
         return problems, len(problems), None
     n = table.num_rows
-    table = table.select(kind.names).append_column(ROW, pa.array(np.arange(1, n + 1, dtype=np.int64)))
     view = f"__src_{next(_seq)}"
-    cur.register(view, table)
+    if isinstance(table, ParquetSource):
+        literal = "'" + str(table.path).replace("'", "''") + "'"
+        cur.execute(f"CREATE TEMP VIEW {view} AS SELECT {', '.join(_q(c) for c in kind.names)}, "
+                    f"file_row_number + 1 AS {ROW} FROM read_parquet({literal}, file_row_number = true)")
+    else:
+        table = table.select(kind.names).append_column(ROW, pa.array(np.arange(1, n + 1, dtype=np.int64)))
+        cur.register(view, table)
     ok = False
     try:
         now_sql = "TIMESTAMP '" + utcnow().isoformat(sep=" ") + "'"
@@ -295,11 +324,22 @@ def _validate(cur: duckdb.DuckDBPyConnection, kind: Kind, label: str,
         if kind.id_column is None:  # metrics: a point is identified by (series, ts)
             typed_cols += f", md5({plans['name'].expr} || '|' || ({plans['labels'].expr})) AS series_key"
         typed = f"(SELECT {ROW}, {typed_cols} FROM {view})"
-        counts, extra_counts = [], []
-        if n and checks:
-            counts = cur.execute(
-                "SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond, _ in checks) + f" FROM {view}"
+        # One scan: every check's failures, plus what loading needs (repeated ids, minutes).
+        # Repeats are found by counting distinct hashes of the id: a hash collision only
+        # sends the file down the exact (slower) de-duplicating path, never a wrong one.
+        if kind.id_column:
+            key = plans[kind.id_column].expr
+        else:
+            key = (f"(md5({plans['name'].expr} || '|' || ({plans['labels'].expr})), "
+                   f"{plans[kind.ts_column].expr})")
+        minute = f"date_trunc('minute', {plans[kind.ts_column].expr})"
+        counts, extra_counts, stats = [], [], (n, None, None, 0)
+        if n:
+            row = cur.execute(
+                "SELECT " + "".join(f"count(*) FILTER (WHERE {cond}), " for _, cond, _ in checks)
+                + f"count(DISTINCT hash({key})), min({minute}), max({minute}), count(DISTINCT {minute}) FROM {view}"
             ).fetchall()[0]
+            counts, stats = list(row[:len(checks)]), row[len(checks):]
             if not any(counts):  # checks across columns need typed values
                 extra_counts = [cur.execute(f"SELECT count(*) FILTER (WHERE {cond}) FROM {typed}").fetchall()[0][0]
                                 for _, cond, _ in kind.checks]
@@ -317,13 +357,17 @@ def _validate(cur: duckdb.DuckDBPyConnection, kind: Kind, label: str,
                         found.append(Problem(label, int(row), name, _short(value), rule))
             found.sort(key=lambda p: (p.row or 0, kind.names.index(p.column) if p.column in kind.names else 0))
             return found, total, None
-        key = _q(kind.id_column) if kind.id_column else "series_key, ts"
-        distinct = cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM {typed})").fetchall()[0][0]
+        distinct, lo, hi, minutes = stats
         ok = True
-        return [], 0, _Prepared(label, view, typed, n, distinct < n)
+        return [], 0, _Prepared(label, view, typed, n, distinct < n, lo, hi, int(minutes or 0))
     finally:
         if not ok:
-            cur.unregister(view)
+            _drop_source(cur, view)
+
+
+def _drop_source(cur: duckdb.DuckDBPyConnection, view: str) -> None:
+    cur.execute(f"DROP VIEW IF EXISTS temp.{view}")
+    cur.unregister(view)
 
 
 def _short(value: str | None) -> str | None:
@@ -359,12 +403,14 @@ def ingest_tables(store: Store, kind_name: str, tables: Sequence[tuple[str, pa.T
         step("writing")
         with store.write() as w:
             w.execute("CREATE OR REPLACE TEMP TABLE __affected (ts TIMESTAMP)")
+            w.execute("CREATE OR REPLACE TEMP TABLE __ranges (lo TIMESTAMP, hi TIMESTAMP)")
             for prep in prepared:
                 _load(w, kind, prep, result)
             step("updating rollups")
             if result.rows_new or result.rows_updated:
-                result.minutes_refreshed = rollups.refresh(w, kind.name, "__affected")
+                result.minutes_refreshed = rollups.refresh(w, kind.name, "__affected", "__ranges")
             w.execute("DROP TABLE __affected")
+            w.execute("DROP TABLE __ranges")
             result.batch_id = w.execute(
                 "INSERT INTO ingest_batches (ingested_at, kind, files, rows_read, rows_new, rows_duplicate, "
                 "rows_updated, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
@@ -373,8 +419,9 @@ def ingest_tables(store: Store, kind_name: str, tables: Sequence[tuple[str, pa.T
             ).fetchall()[0][0]
     finally:
         for prep in prepared:
-            cur.unregister(prep.view)
+            _drop_source(cur, prep.view)
         cur.execute("DROP TABLE IF EXISTS __affected")
+        cur.execute("DROP TABLE IF EXISTS __ranges")
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -413,7 +460,10 @@ def _load(w: duckdb.DuckDBPyConnection, kind: Kind, prep: _Prepared, result: Ing
     col_list = ", ".join(_q(c) for c in cols)
     anti = f"WHERE NOT EXISTS (SELECT 1 FROM {kind.name} t WHERE {match})"
     new = w.execute(f"INSERT INTO {kind.name} ({col_list}) SELECT {col_list} FROM {src} b {anti}").fetchall()[0][0]
-    if new:  # every minute of the file: a superset of those touched, and recomputing is idempotent
+    # Every minute of the file: a superset of those touched, and recomputing is idempotent.
+    if new and prep.dense:
+        w.execute("INSERT INTO __ranges VALUES (?, ?)", [prep.first_minute, prep.last_minute])
+    elif new:
         w.execute(f"INSERT INTO __affected SELECT DISTINCT date_trunc('minute', {ts}) FROM {src} b")
     result.rows_new += new
     result.rows_updated += updated

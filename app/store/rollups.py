@@ -101,14 +101,24 @@ def compute_sql(kind: str, where: str = "") -> str:
             f"FROM {r.source} {where}\nGROUP BY ALL")
 
 
-def refresh(w: duckdb.DuckDBPyConnection, kind: str, affected: str) -> int:
-    """Recompute the minutes whose timestamps are in table `affected` (column ts).
+def refresh(w: duckdb.DuckDBPyConnection, kind: str, affected: str, ranges: str | None = None) -> int:
+    """Recompute the minutes of the timestamps in table `affected` (column ts), and
+    every minute inside the [lo, hi] minute ranges of table `ranges` (columns lo, hi).
 
-    Runs inside the caller's write transaction. Returns the number of minutes.
+    Runs inside the caller's write transaction. Returns the number of minutes listed
+    plus the length of the ranges.
     """
     if kind not in ROLLUPS:
         return 0
     r = ROLLUPS[kind]
+    total = 0
+    if ranges:
+        for lo, hi in w.execute(f"SELECT lo, hi FROM {ranges} ORDER BY lo").fetchall():
+            w.execute(f"DELETE FROM {r.table} WHERE minute >= ? AND minute <= ?", [lo, hi])
+            where = f"WHERE {r.ts} >= ? AND {r.ts} < ? + INTERVAL 1 MINUTE"
+            w.execute(f"INSERT INTO {r.table} BY NAME {compute_sql(kind, where)}", [lo, hi])
+            total += int((hi - lo).total_seconds() // 60) + 1
+            w.execute(f"DELETE FROM {affected} WHERE ts >= ? AND ts < ? + INTERVAL 1 MINUTE", [lo, hi])
     w.execute(f"CREATE OR REPLACE TEMP TABLE __minutes AS SELECT DISTINCT date_trunc('minute', ts) AS minute "
               f"FROM {affected} WHERE ts IS NOT NULL")
     n, lo, hi = w.execute("SELECT count(*), min(minute), max(minute) FROM __minutes").fetchall()[0]
@@ -119,7 +129,7 @@ def refresh(w: duckdb.DuckDBPyConnection, kind: str, affected: str) -> int:
                  f"AND date_trunc('minute', {r.ts}) IN (SELECT minute FROM __minutes)")
         w.execute(f"INSERT INTO {r.table} BY NAME {compute_sql(kind, where)}", [lo, hi])
     w.execute("DROP TABLE __minutes")
-    return int(n)
+    return total + int(n)
 
 
 def rebuild(w: duckdb.DuckDBPyConnection, kind: str) -> None:
