@@ -59,6 +59,10 @@ SETTINGS: dict[str, Setting] = {
                 "Longest time range any read query may cover.", int),
         Setting("max_rows", "WARROOM_MAX_ROWS", "20000",
                 "Most rows any read query returns to a page.", int),
+        Setting("refresh_seconds", "WARROOM_REFRESH_SECONDS", "10",
+                "How often the war room refreshes itself (seconds).", float),
+        Setting("stale_minutes", "WARROOM_STALE_MINUTES", "5",
+                "The war room warns when the newest event is older than this (minutes).", float),
         Setting("progress_seconds", "WARROOM_PROGRESS_SECONDS", "2.0",
                 "Ingests expected to take longer than this show a progress bar "
                 "on the terminal.", float),

@@ -7,12 +7,14 @@ scan the world. Chart series come from the rollups, not the raw tables.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
 
 from app import settings
 from app.store.db import Store
+from app.store.schema import LAT_COLS, LATENCY_EDGES_MS, SCORE_COLS
 
 BUCKETS: dict[str, str] = {
     "1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "30m": "30 minutes", "1h": "1 hour",
@@ -44,10 +46,13 @@ def _limit() -> int:
     return int(settings.get("max_rows"))
 
 
-def newest_event(store: Store) -> datetime | None:
-    """Newest timestamp of a decision or funnel event (None for an empty store)."""
-    return store.scalar("SELECT max(t) FROM (SELECT max(ts) AS t FROM decisions "
-                        "UNION ALL SELECT max(ts) FROM funnel)")
+def newest_event(store: Store, *, until: datetime | None = None) -> datetime | None:
+    """Newest timestamp of a decision or funnel event, at or before `until` (None if none)."""
+    if until is None:
+        return store.scalar("SELECT max(t) FROM (SELECT max(ts) AS t FROM decisions "
+                            "UNION ALL SELECT max(ts) FROM funnel)")
+    return store.scalar("SELECT max(t) FROM (SELECT max(ts) AS t FROM decisions WHERE ts <= ? "
+                        "UNION ALL SELECT max(ts) FROM funnel WHERE ts <= ?)", [until, until])
 
 
 def freshness(store: Store, *, now: datetime) -> pd.DataFrame:
@@ -117,3 +122,185 @@ def flow_totals(store: Store, *, flow: str, start: datetime, end: datetime) -> d
 def flows_present(store: Store) -> list[str]:
     return [r[0] for r in store.fetchall(
         "SELECT DISTINCT flow FROM rollup_funnel UNION SELECT DISTINCT flow FROM rollup_decisions ORDER BY 1")]
+
+
+# --------------------------------------------------------------------------- war room and trends
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Which slice of traffic a read covers. None means all."""
+    flow: str
+    feature: str | None = None
+    model_version: str | None = None
+    platform: str | None = None
+    region: str | None = None
+
+    def decision_where(self) -> tuple[str, list]:
+        parts, params = ["flow = ?"], [self.flow]
+        for col in ("feature", "model_version", "platform", "region"):
+            value = getattr(self, col)
+            if value is not None:
+                parts.append(f"{col} = ?")
+                params.append(value)
+        return " AND ".join(parts), params
+
+    def funnel_where(self) -> tuple[str, list]:
+        parts, params = ["flow = ?"], [self.flow]
+        for col in ("platform", "region"):
+            value = getattr(self, col)
+            if value is not None:
+                parts.append(f"{col} = ?")
+                params.append(value)
+        return " AND ".join(parts), params
+
+
+_DEC_SUMS = ("n", "n_approve", "n_decline", "n_review", "n_labeled", "n_legit", "n_false_positive", "n_fraud",
+             "n_fraud_caught")
+_FUN_SUMS = ("n_view", "n_start", "n_submit", "n_complete", "n_abandon")
+
+
+def _sum_cols(cols) -> str:
+    return ", ".join(f"coalesce(sum({c}), 0)::BIGINT AS {c}" for c in cols)
+
+
+def window_sums(store: Store, seg: Segment, *, start: datetime, end: datetime) -> dict:
+    """Every KPI's counts for one segment over [start, end): decisions, funnel, tickets, surveys."""
+    _check_range(start, end)
+    dw, dp = seg.decision_where()
+    fw, fp = seg.funnel_where()
+    cur = store.cursor()
+    d = cur.execute(f"SELECT {_sum_cols(_DEC_SUMS + tuple(LAT_COLS))}, coalesce(max(latency_max), 0) AS latency_max "
+                    f"FROM rollup_decisions WHERE {dw} AND minute >= ? AND minute < ?", [*dp, start, end])
+    names = [c[0] for c in d.description]
+    out = dict(zip(names, d.fetchall()[0]))
+    f = cur.execute(f"SELECT {_sum_cols(_FUN_SUMS)} FROM rollup_funnel WHERE {fw} AND minute >= ? AND minute < ?",
+                    [*fp, start, end])
+    out.update(zip([c[0] for c in f.description], f.fetchall()[0]))
+    t = cur.execute("SELECT coalesce(sum(n_opened), 0)::BIGINT FROM rollup_tickets WHERE flow = ? "
+                    "AND minute >= ? AND minute < ?", [seg.flow, start, end]).fetchall()[0]
+    out["n_tickets"] = t[0]
+    out["resolution_seconds"] = [r[0] for r in cur.execute(
+        "SELECT epoch(resolved_at) - epoch(opened_at) FROM tickets WHERE flow = ? AND opened_at >= ? "
+        f"AND opened_at < ? AND resolved_at IS NOT NULL LIMIT {_limit()}", [seg.flow, start, end]).fetchall()]
+    s = cur.execute("SELECT coalesce(sum(n), 0)::BIGINT, coalesce(sum(score_sum), 0)::BIGINT, "
+                    "coalesce(sum(n_promoters), 0)::BIGINT, coalesce(sum(n_detractors), 0)::BIGINT "
+                    "FROM rollup_surveys WHERE flow = ? AND minute >= ? AND minute < ?", [seg.flow, start, end]).fetchall()[0]
+    out.update(dict(zip(("n_surveys", "survey_score_sum", "n_promoters", "n_detractors"), s)))
+    out["lat_hist"] = [out.pop(c) for c in LAT_COLS]
+    return out
+
+
+def series(store: Store, seg: Segment, *, start: datetime, end: datetime, bucket: str) -> pd.DataFrame:
+    """Per-bucket decision and funnel counts of a segment (chart series; buckets without data absent)."""
+    _check_range(start, end)
+    width = _bucket(bucket)
+    dw, dp = seg.decision_where()
+    fw, fp = seg.funnel_where()
+    sql = f"""
+    WITH d AS (
+        SELECT time_bucket(INTERVAL '{width}', minute) AS bucket, {_sum_cols(_DEC_SUMS)}
+        FROM rollup_decisions WHERE {dw} AND minute >= ? AND minute < ? GROUP BY ALL
+    ), f AS (
+        SELECT time_bucket(INTERVAL '{width}', minute) AS bucket, {_sum_cols(_FUN_SUMS)}
+        FROM rollup_funnel WHERE {fw} AND minute >= ? AND minute < ? GROUP BY ALL
+    )
+    SELECT bucket, {", ".join(f"coalesce({c}, 0)::BIGINT AS {c}" for c in _DEC_SUMS + _FUN_SUMS)}
+    FROM d FULL OUTER JOIN f USING (bucket) ORDER BY bucket LIMIT {_limit()}
+    """
+    return store.query(sql, [*dp, start, end, *fp, start, end])
+
+
+def breakdown(store: Store, seg: Segment, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """Decision and funnel counts per (platform, region) of a segment over [start, end)."""
+    _check_range(start, end)
+    dw, dp = seg.decision_where()
+    fw, fp = seg.funnel_where()
+    sql = f"""
+    WITH d AS (SELECT platform, region, {_sum_cols(_DEC_SUMS)} FROM rollup_decisions
+               WHERE {dw} AND minute >= ? AND minute < ? GROUP BY ALL),
+         f AS (SELECT platform, region, {_sum_cols(_FUN_SUMS)} FROM rollup_funnel
+               WHERE {fw} AND minute >= ? AND minute < ? GROUP BY ALL)
+    SELECT platform, region, {", ".join(f"coalesce({c}, 0)::BIGINT AS {c}" for c in _DEC_SUMS + _FUN_SUMS)}
+    FROM d FULL OUTER JOIN f USING (platform, region) ORDER BY platform, region LIMIT {_limit()}
+    """
+    return store.query(sql, [*dp, start, end, *fp, start, end])
+
+
+def score_histograms(store: Store, *, feature: str, model_version: str | None, start: datetime, end: datetime,
+                     bucket: str = "1d") -> pd.DataFrame:
+    """Model-score histogram (score_h0..score_h9) per time bucket for a feature (and version)."""
+    _check_range(start, end)
+    width = _bucket(bucket)
+    where, params = "feature = ? AND minute >= ? AND minute < ?", [feature, start, end]
+    if model_version is not None:
+        where += " AND model_version = ?"
+        params.append(model_version)
+    return store.query(f"SELECT time_bucket(INTERVAL '{width}', minute) AS bucket, {_sum_cols(SCORE_COLS)} "
+                       f"FROM rollup_decisions WHERE {where} GROUP BY ALL ORDER BY bucket LIMIT {_limit()}", params)
+
+
+def latency_by_version(store: Store, *, feature: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """Latency histogram, count and max per model version of a feature over [start, end)."""
+    _check_range(start, end)
+    return store.query(f"SELECT model_version, {_sum_cols(('n',) + tuple(LAT_COLS))}, max(latency_max) AS latency_max, "
+                       f"min(minute) AS first_seen, max(minute) AS last_seen FROM rollup_decisions "
+                       f"WHERE feature = ? AND minute >= ? AND minute < ? GROUP BY ALL ORDER BY first_seen "
+                       f"LIMIT {_limit()}", [feature, start, end])
+
+
+def segment_options(store: Store) -> dict[str, list[str]]:
+    """Distinct values of each filter column, for the pickers."""
+    out = {}
+    for col in ("flow", "feature", "model_version", "platform", "region"):
+        out[col] = [r[0] for r in store.fetchall(
+            f"SELECT DISTINCT {col} FROM rollup_decisions UNION SELECT DISTINCT {col} FROM "
+            f"{'rollup_funnel' if col in ('flow', 'platform', 'region') else 'rollup_decisions'} ORDER BY 1 "
+            f"LIMIT {_limit()}")]
+    return out
+
+
+def features_of_flow(store: Store, flow: str) -> list[str]:
+    return [r[0] for r in store.fetchall("SELECT DISTINCT feature FROM rollup_decisions WHERE flow = ? ORDER BY 1",
+                                         [flow])]
+
+
+def versions_of_feature(store: Store, feature: str) -> list[str]:
+    return [r[0] for r in store.fetchall(
+        "SELECT model_version FROM rollup_decisions WHERE feature = ? GROUP BY 1 ORDER BY min(minute)", [feature])]
+
+
+def feature_states(store: Store) -> pd.DataFrame:
+    """The registry of ML features and their current flag state (filled by the control panel)."""
+    return store.query("SELECT feature, flow, model, active_version, fallback, state, percent, updated_at "
+                       f"FROM features ORDER BY flow, feature LIMIT {_limit()}")
+
+
+def incidents_overlapping(store: Store, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """Incidents whose [started_at or detected_at, resolved_at or now] overlaps [start, end)."""
+    _check_range(start, end)
+    return store.query(
+        "SELECT id, title, severity, status, flows, features, coalesce(started_at, detected_at, created_at) AS began, "
+        "resolved_at FROM incidents WHERE coalesce(started_at, detected_at, created_at) < ? "
+        f"AND (resolved_at IS NULL OR resolved_at >= ?) ORDER BY began LIMIT {_limit()}", [end, start])
+
+
+def open_incidents(store: Store) -> pd.DataFrame:
+    return store.query("SELECT id, title, severity, status, flows, coalesce(started_at, detected_at, created_at) AS began "
+                       f"FROM incidents WHERE resolved_at IS NULL ORDER BY severity, began LIMIT {_limit()}")
+
+
+def flag_changes_between(store: Store, *, start: datetime, end: datetime, features: list[str] | None = None) -> pd.DataFrame:
+    _check_range(start, end)
+    where, params = "changed_at >= ? AND changed_at < ?", [start, end]
+    if features:
+        where += " AND feature IN (SELECT unnest(?))"
+        params.append(list(features))
+    return store.query("SELECT id, changed_at, actor, feature, action, old_state, new_state, reason, incident_id "
+                       f"FROM flag_changes WHERE {where} ORDER BY changed_at LIMIT {_limit()}", params)
+
+
+def firing_alerts(store: Store) -> pd.DataFrame:
+    return store.query("SELECT a.id, r.name, r.metric, r.filters, r.severity, a.state, a.value, a.fired_at "
+                       "FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.state = 'firing' "
+                       f"ORDER BY a.fired_at LIMIT {_limit()}")

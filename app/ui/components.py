@@ -19,3 +19,20 @@ def local_time(ts, tz: str) -> str:
     if ts is None or pd.isna(ts):
         return "—"
     return pd.Timestamp(ts).tz_localize("UTC").tz_convert(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def tv_style(*, kiosk: bool) -> None:
+    """Large numerals for a screen across the room; kiosk mode hides sidebar and chrome."""
+    css = """
+    [data-testid="stMetricValue"] { font-size: 3.2rem; font-weight: 700; }
+    [data-testid="stMetricLabel"] p { font-size: 1.15rem; }
+    [data-testid="stMetricDelta"] { font-size: 1.05rem; }
+    """
+    if kiosk:
+        css += """
+        [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"],
+        [data-testid="stToolbar"] { display: none !important; }
+        .block-container { padding-top: 1rem; }
+        """
+    st.markdown(f"<style>{css}</style>", unsafe_allow_html=True)
+
