@@ -59,8 +59,12 @@ class Tile:
     baseline: float
     text: str  # the value, formatted
     delta: str | None  # change against the baseline, formatted; None without a baseline
-    delta_color: str  # "inverse" when a rise is bad (Streamlit's metric colours)
+    delta_color: str  # "inverse" when a rise is bad, "off" when unchanged (Streamlit's metric colours)
     alert: str  # "firing" or "ok"
+
+    @property
+    def delta_arrow(self) -> str:
+        return "off" if self.delta_color == "off" else "auto"
 
 
 def fmt(kpi: KpiDef, v: float) -> str:
@@ -105,9 +109,10 @@ def tiles(now_values: dict[str, float], before_values: dict[str, float], firing_
     out = []
     for k in KPIS:
         v, b = now_values[k.key], before_values[k.key]
-        out.append(Tile(k.key, k.label, v, b, fmt(k, v), fmt_delta(k, v, b),
-                        "inverse" if k.higher_is_bad else "normal",
-                        "firing" if k.key in firing_keys else "ok"))
+        delta = fmt_delta(k, v, b)
+        unchanged = delta is not None and set(delta.split()[0].lstrip("+-")) <= {"0", "."}
+        color = "off" if unchanged else ("inverse" if k.higher_is_bad else "normal")
+        out.append(Tile(k.key, k.label, v, b, fmt(k, v), delta, color, "firing" if k.key in firing_keys else "ok"))
     return out
 
 

@@ -37,3 +37,19 @@ def decisions(n: int, *, seed: int = 1, start: float = 1_761_955_200.0, days: fl
         "region": _choice(rng, m.REGIONS, n),
         "user_id": pc.binary_join_element_wise("u", pc.cast(pa.array(rng.integers(0, 500_000, n)), pa.string()), ""),
     })
+
+
+def funnel(n: int, *, seed: int = 2, start: float = 1_761_955_200.0, days: float = 30.0) -> pa.Table:
+    """n funnel events spread over `days` from `start`, about 9% of starts completing."""
+    rng = np.random.default_rng(seed)
+    ts = np.sort(start + rng.uniform(0, days * 86400.0, n))
+    flows = np.array([f.flow for f in m.FLOWS])
+    steps = np.array(["view", "start", "submit", "complete", "abandon"])
+    step = steps[np.searchsorted(np.cumsum([0.5, 0.35, 0.05, 0.035, 0.065]), rng.random(n))]
+    return pa.table({
+        "event_id": _ids(f"f{seed}-", n), "ts": _ts(ts), "session_id": _ids(f"s{seed}-", n),
+        "user_id": pc.binary_join_element_wise("u", pc.cast(pa.array(rng.integers(0, 500_000, n)), pa.string()), ""),
+        "flow": pa.array(flows[rng.integers(0, len(flows), n)]), "step": pa.array(step),
+        "platform": _choice(rng, m.PLATFORMS, n), "region": _choice(rng, m.REGIONS, n),
+        "amount_usd": pa.array(np.where(step == "complete", np.round(rng.lognormal(np.log(300.0), 0.9, n), 2), np.nan)),
+    })

@@ -48,11 +48,24 @@ def _limit() -> int:
 
 def newest_event(store: Store, *, until: datetime | None = None) -> datetime | None:
     """Newest timestamp of a decision or funnel event, at or before `until` (None if none)."""
-    if until is None:
-        return store.scalar("SELECT max(t) FROM (SELECT max(ts) AS t FROM decisions "
-                            "UNION ALL SELECT max(ts) FROM funnel)")
-    return store.scalar("SELECT max(t) FROM (SELECT max(ts) AS t FROM decisions WHERE ts <= ? "
-                        "UNION ALL SELECT max(ts) FROM funnel WHERE ts <= ?)", [until, until])
+    # The rollups say which minute holds the newest event; only that minute's raw rows are read.
+    out = None
+    for raw, rollup in (("decisions", "rollup_decisions"), ("funnel", "rollup_funnel")):
+        if until is None:
+            minute = store.scalar(f"SELECT max(minute) FROM {rollup}")
+            t = None if minute is None else store.scalar(
+                f"SELECT max(ts) FROM {raw} WHERE ts >= ? AND ts < ? + INTERVAL 1 MINUTE", [minute, minute])
+        else:
+            minute = store.scalar(f"SELECT max(minute) FROM {rollup} WHERE minute <= ?", [until])
+            t = None if minute is None else store.scalar(
+                f"SELECT max(ts) FROM {raw} WHERE ts >= ? AND ts <= ?", [minute, until])
+            if t is None and minute is not None:  # `until` falls before that minute's first event
+                prev = store.scalar(f"SELECT max(minute) FROM {rollup} WHERE minute < ?", [minute])
+                t = None if prev is None else store.scalar(
+                    f"SELECT max(ts) FROM {raw} WHERE ts >= ? AND ts < ? + INTERVAL 1 MINUTE", [prev, prev])
+        if t is not None and (out is None or t > out):
+            out = t
+    return out
 
 
 def freshness(store: Store, *, now: datetime) -> pd.DataFrame:

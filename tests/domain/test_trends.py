@@ -83,6 +83,9 @@ def test_tiles_and_alert_states():
     assert t["false_positive_rate"].alert == "firing" and t["conversion"].alert == "ok"
     assert t["latency_p95_ms"].text == "0 ms" and t["survey_score"].text == "0.1 / 10"
     assert t["conversion"].delta_color == "normal" and t["decline_rate"].delta_color == "inverse"
+    flat = {x.key: x for x in kpis.tiles(now, now, set())}
+    assert flat["conversion"].delta == "+0.00 pts vs last week" and flat["conversion"].delta_color == "off"
+    assert flat["conversion"].delta_arrow == "off" and t["conversion"].delta_arrow == "auto"
 
 
 def test_staleness_chart_range_and_markers():

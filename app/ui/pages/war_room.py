@@ -75,7 +75,7 @@ def live() -> None:
         cols = st.columns(4)
         for col, t in zip(cols, row):
             with col:
-                st.metric(t.label, t.text, t.delta, delta_color=t.delta_color, border=True)
+                st.metric(t.label, t.text, t.delta, delta_color=t.delta_color, delta_arrow=t.delta_arrow, border=True)
                 st.caption("🔴 alert firing" if t.alert == "firing" else "🟢 no alert firing")
 
     start, end, bucket = warroom.chart_range(end=now, window=window)
