@@ -52,6 +52,124 @@ def bench_ingest(rows: int, scratch: Path) -> list[dict]:
     return results
 
 
+def _best(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _build_pages_store(path: Path, n: int, end: float, days: float = 30.0, chunk: int = 5_000_000) -> None:
+    from app.sim import bulk
+    from app.store.db import Store
+    from app.store.ingest import ingest_tables
+
+    chunks = max(1, -(-n // chunk))
+    span = days / chunks
+    start0 = end - days * 86400
+    with Store(path) as store:
+        for i in range(chunks):
+            rows = min(chunk, n - i * chunk)
+            t0 = start0 + i * span * 86400
+            for kind, table in (("decisions", bulk.decisions(rows, seed=100 + i, start=t0, days=span)),
+                                ("funnel", bulk.funnel(rows, seed=200 + i, start=t0, days=span))):
+                ingest_tables(store, kind, [(f"bench-{kind}-{i}", table)], source="bench")
+            print(f"  built {min(n, (i + 1) * chunk):,} of {n:,} decisions (+ as many funnel events)", flush=True)
+        store.cursor().execute("CHECKPOINT")
+
+
+def bench_pages(sizes: list[int], scratch: Path) -> list[dict]:
+    """Per store size: the war-room and trends data queries, their plain raw-scan equivalent, full AppTest runs."""
+    import os
+    from datetime import datetime, timedelta
+
+    from streamlit.testing.v1 import AppTest
+
+    from app import runtime
+    from app.domain import kpis, warroom
+    from app.store import queries
+    from app.store.db import utcnow
+
+    main = str(Path(__file__).with_name("main.py"))
+    results = []
+    for n in sizes:
+        path = scratch / f"pages-{n}.duckdb"
+        print(f"building a store of {n:,} decisions ...", flush=True)
+        _build_pages_store(path, n, end=time.time())
+        os.environ["WARROOM_DB"] = str(path)
+        runtime.close_store()
+        store = runtime.open_store(path)
+        now = utcnow()
+        seg = queries.Segment(flow="deposit")
+        end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+        def war_room_numbers():  # the tiles and the chart series: what the raw scan also computes
+            for hours in kpis.tile_hours():
+                (a0, a1), (b0, b1) = kpis.tile_windows(end=end, length=timedelta(hours=hours))
+                queries.window_sums(store, seg, start=a0, end=a1)
+                queries.window_sums(store, seg, start=b0, end=b1)
+            s, e, bucket = warroom.chart_range(end=now, window="24h")
+            queries.series(store, seg, start=s, end=e, bucket=bucket)
+
+        def war_room_data():  # everything the page reads
+            queries.newest_event(store, until=now)
+            war_room_numbers()
+            s, e, bucket = warroom.chart_range(end=now, window="24h")
+            queries.incidents_overlapping(store, start=s, end=e)
+            queries.flag_changes_between(store, start=s, end=e, features=queries.features_of_flow(store, "deposit"))
+            queries.feature_states(store), queries.open_incidents(store), queries.firing_alerts(store)
+
+        def war_room_raw():
+            for hours in kpis.tile_hours():
+                (a0, a1), (b0, b1) = kpis.tile_windows(end=end, length=timedelta(hours=hours))
+                queries.raw_window_counts(store, "deposit", start=a0, end=a1)
+                queries.raw_window_counts(store, "deposit", start=b0, end=b1)
+            s, e, bucket = warroom.chart_range(end=now, window="24h")
+            queries.raw_series(store, "deposit", start=s, end=e, bucket=bucket)
+
+        week0, week1 = end - timedelta(days=7), end
+
+        def trends_numbers():
+            queries.series(store, seg, start=week0, end=week1, bucket="1h")
+            queries.window_sums(store, seg, start=week0, end=week1)
+            queries.window_sums(store, seg, start=week0 - timedelta(days=7), end=week0)
+
+        def trends_data():
+            queries.segment_options(store)
+            trends_numbers()
+            queries.breakdown(store, seg, start=week0, end=week1)
+            feature = queries.features_of_flow(store, "deposit")[0]
+            queries.score_histograms(store, feature=feature, model_version=None, start=week0 - timedelta(days=7),
+                                     end=week0)
+            queries.score_histograms(store, feature=feature, model_version=None, start=week0, end=week1)
+            queries.latency_by_version(store, feature=feature, start=week0, end=week1)
+
+        def trends_raw():
+            queries.raw_series(store, "deposit", start=week0, end=week1, bucket="1h")
+            queries.raw_window_counts(store, "deposit", start=week0, end=week1)
+            queries.raw_window_counts(store, "deposit", start=week0 - timedelta(days=7), end=week0)
+
+        row = {"n": n, "war_room_all_s": _best(war_room_data), "war_room_s": _best(war_room_numbers),
+               "war_room_raw_s": _best(war_room_raw), "trends_all_s": _best(trends_data),
+               "trends_s": _best(trends_numbers), "trends_raw_s": _best(trends_raw)}
+        for page, key in (("ui/pages/war_room.py", "war_room_apptest_s"), ("ui/pages/trends.py", "trends_apptest_s")):
+            at = AppTest.from_file(main, default_timeout=600)
+            at.run()
+            at.switch_page(page)
+            t0 = time.perf_counter()
+            at.run()
+            row[key] = time.perf_counter() - t0
+            if at.exception:
+                raise RuntimeError(f"{page} raised: {at.exception[0].value}")
+        results.append(row)
+        runtime.close_store()
+        path.unlink(missing_ok=True)
+        Path(str(path) + ".wal").unlink(missing_ok=True)
+    return results
+
+
 def run(args) -> int:
     scratch = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="warroom-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
@@ -66,6 +184,23 @@ def run(args) -> int:
                 print(f"{r['format']:8} {r['rows']:>12,} {r['size_mb']:>9.0f} "
                       f"{_rate(r['rows'], r['duckdb_s'])} {_rate(r['rows'], r['warroom_s'])} {r['ratio']:>7.2f}")
             print("target: ratio >= 0.50 for parquet")
+        elif args.what == "pages":
+            sizes = [int(float(x.rstrip("Mm")) * 1_000_000) if x[-1] in "Mm" else int(x)
+                     for x in args.sizes.split(",")]
+            results = bench_pages(sizes, scratch)
+            print()
+            print("data queries of each page (best of 3, warm): all its reads, and the tile/series numbers alone")
+            print("against the same numbers from a plain scan of the raw tables (ratio = raw / rollups);")
+            print("then one full AppTest run of each page. Same machine, same run.")
+            print(f"{'decisions':>12} | {'war room: all':>13} {'numbers':>8} {'raw':>8} {'ratio':>6} | "
+                  f"{'trends: all':>11} {'numbers':>8} {'raw':>8} {'ratio':>6} | {'AppTest wr':>10} {'trends':>7}")
+            for r in results:
+                ms = lambda k: f"{r[k] * 1000:.0f}ms"
+                print(f"{r['n']:>12,} | {ms('war_room_all_s'):>13} {ms('war_room_s'):>8} {ms('war_room_raw_s'):>8} "
+                      f"{r['war_room_raw_s'] / r['war_room_s']:>6.1f} | {ms('trends_all_s'):>11} {ms('trends_s'):>8} "
+                      f"{ms('trends_raw_s'):>8} {r['trends_raw_s'] / r['trends_s']:>6.1f} | "
+                      f"{r['war_room_apptest_s']:>9.2f}s {r['trends_apptest_s']:>6.2f}s")
+            print("target: war-room data under 100 ms at 50M events, growing far slower than the event count")
         return 0
     finally:
         if not args.dir:

@@ -300,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="benchmarks (speed targets live here, not in tests)")
-    bench.add_argument("what", choices=["ingest"])
-    bench.add_argument("--rows", type=int, default=10_000_000)
+    bench.add_argument("what", choices=["ingest", "pages"])
+    bench.add_argument("--rows", type=int, default=10_000_000, help="ingest: rows in the file")
+    bench.add_argument("--sizes", default="1M,10M,50M", help="pages: store sizes in decision events")
     bench.add_argument("--dir", help="scratch folder (default: a temporary one)")
     bench.set_defaults(func=cmd_bench)
 

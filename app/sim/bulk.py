@@ -51,5 +51,5 @@ def funnel(n: int, *, seed: int = 2, start: float = 1_761_955_200.0, days: float
         "user_id": pc.binary_join_element_wise("u", pc.cast(pa.array(rng.integers(0, 500_000, n)), pa.string()), ""),
         "flow": pa.array(flows[rng.integers(0, len(flows), n)]), "step": pa.array(step),
         "platform": _choice(rng, m.PLATFORMS, n), "region": _choice(rng, m.REGIONS, n),
-        "amount_usd": pa.array(np.where(step == "complete", np.round(rng.lognormal(np.log(300.0), 0.9, n), 2), np.nan)),
+        "amount_usd": pa.array(np.round(rng.lognormal(np.log(300.0), 0.9, n), 2), mask=step != "complete"),
     })

@@ -317,3 +317,34 @@ def firing_alerts(store: Store) -> pd.DataFrame:
     return store.query("SELECT a.id, r.name, r.metric, r.filters, r.severity, a.state, a.value, a.fired_at "
                        "FROM alerts a JOIN alert_rules r ON r.id = a.rule_id WHERE a.state = 'firing' "
                        f"ORDER BY a.fired_at LIMIT {_limit()}")
+
+
+def raw_window_counts(store: Store, flow: str, *, start: datetime, end: datetime) -> dict:
+    """The war-room tile counts straight from the raw tables (the benchmark's plain-scan baseline)."""
+    _check_range(start, end)
+    d = store.cursor().execute(
+        "SELECT count(*), count(*) FILTER (WHERE is_fraud = false), "
+        "count(*) FILTER (WHERE is_fraud = false AND decision <> 'approve'), count(*) FILTER (WHERE decision = 'decline'), "
+        "count(*) FILTER (WHERE decision = 'review'), quantile_cont(latency_ms, 0.95) FROM decisions "
+        "WHERE flow = ? AND ts >= ? AND ts < ?", [flow, start, end]).fetchall()[0]
+    f = store.cursor().execute(
+        "SELECT count(*) FILTER (WHERE step = 'view'), count(*) FILTER (WHERE step = 'start'), "
+        "count(*) FILTER (WHERE step = 'complete') FROM funnel WHERE flow = ? AND ts >= ? AND ts < ?",
+        [flow, start, end]).fetchall()[0]
+    return dict(zip(("n", "n_legit", "n_false_positive", "n_decline", "n_review", "latency_p95",
+                     "n_view", "n_start", "n_complete"), (*d, *f)))
+
+
+def raw_series(store: Store, flow: str, *, start: datetime, end: datetime, bucket: str) -> pd.DataFrame:
+    """FP and conversion counts per bucket straight from the raw tables (benchmark baseline)."""
+    _check_range(start, end)
+    width = _bucket(bucket)
+    return store.query(f"""
+    WITH d AS (SELECT time_bucket(INTERVAL '{width}', ts) AS bucket, count(*) FILTER (WHERE is_fraud = false) AS n_legit,
+               count(*) FILTER (WHERE is_fraud = false AND decision <> 'approve') AS n_false_positive
+               FROM decisions WHERE flow = ? AND ts >= ? AND ts < ? GROUP BY ALL),
+         f AS (SELECT time_bucket(INTERVAL '{width}', ts) AS bucket, count(*) FILTER (WHERE step = 'start') AS n_start,
+               count(*) FILTER (WHERE step = 'complete') AS n_complete
+               FROM funnel WHERE flow = ? AND ts >= ? AND ts < ? GROUP BY ALL)
+    SELECT * FROM d FULL OUTER JOIN f USING (bucket) ORDER BY bucket LIMIT {_limit()}""",
+                       [flow, start, end, flow, start, end])

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-MAIN = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "app" / "main.py")
+from tests.ui.apptest import MAIN
 
 
 def direct_window_numbers(db):

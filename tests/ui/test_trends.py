@@ -2,22 +2,14 @@ import json
 from datetime import timedelta
 
 import pandas as pd
-from streamlit.testing.v1 import AppTest
 
 from app import runtime
 from app.domain import drift, trends
-from tests.ui.test_overview import MAIN
+from tests.ui.apptest import open_page
 
 
-def app(params: dict) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=90)
-    at.run()
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.switch_page("ui/pages/trends.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def app(params: dict):
+    return open_page("ui/pages/trends.py", params)
 
 
 def window(cur):

@@ -2,25 +2,17 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from app import runtime
 from app.domain import kpis, metrics
 from app.store.schema import LATENCY_EDGES_MS
-from tests.ui.test_overview import MAIN
+from tests.ui.apptest import open_page
 
 AT = datetime(2026, 10, 12, 22, 0)  # inside the crash fixture's incident (data: Oct 1 to Oct 13)
 
 
-def app(params: dict) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=60)
-    at.run()
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.switch_page("ui/pages/war_room.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def app(params: dict):
+    return open_page("ui/pages/war_room.py", params)
 
 
 def direct(cur, flow, start, end):
