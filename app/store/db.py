@@ -83,6 +83,13 @@ class Store:
 
     # -- writes --------------------------------------------------------------
     @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the writer lock across several transactions and side effects (a flag-file
+        rewrite after its commit), so no other writer interleaves."""
+        with self._write_lock:
+            yield
+
+    @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction under the process-wide writer lock.
 

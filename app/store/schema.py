@@ -141,8 +141,28 @@ _V1 = [
     last_error VARCHAR, sent_at TIMESTAMP)""",
 ]
 
+_V2 = [
+    "ALTER TABLE incidents ADD COLUMN first_mitigation_at TIMESTAMP",
+    "ALTER TABLE incidents ADD COLUMN postmortem VARCHAR NOT NULL DEFAULT '{}'",
+    "ALTER TABLE incidents ADD COLUMN version BIGINT NOT NULL DEFAULT 1",
+    "CREATE SEQUENCE ramp_id_seq START 1",
+    """CREATE TABLE ramps (
+    id BIGINT PRIMARY KEY DEFAULT nextval('ramp_id_seq'),
+    feature VARCHAR NOT NULL, target_percent INTEGER NOT NULL, step INTEGER NOT NULL,
+    every_minutes INTEGER NOT NULL, next_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL,
+    created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, reason VARCHAR NOT NULL,
+    incident_id BIGINT, updated_at TIMESTAMP NOT NULL, note VARCHAR)""",
+    """CREATE TABLE users (
+    name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, password_hash VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE message_templates (
+    name VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, body VARCHAR NOT NULL,
+    updated_at TIMESTAMP NOT NULL, updated_by VARCHAR NOT NULL)""",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "raw kinds, rollups, ingest log, control tables", _V1),
+    (2, "ramps, users, message templates, incident mitigation time and postmortem", _V2),
 ]
 
 RAW_TABLES = ("decisions", "funnel", "tickets", "surveys", "metrics")
