@@ -182,13 +182,33 @@ def cmd_simulate(args) -> int:
 
 
 # --------------------------------------------------------------------------- serve / demo
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def sign_in_configured(db: Path) -> bool:
+    """OpenID Connect in secrets.toml, or local accounts in the store."""
+    if settings.oidc_configured():
+        return True
+    from app.store.db import Store, probe_lock
+    if not db.exists() or probe_lock(db):
+        return False
+    with Store(db) as s:
+        return bool(s.scalar("SELECT count(*) FROM users"))
+
+
 def serve(db: Path, host: str, port: int, *, live=None, headless: bool = True) -> int:
     from streamlit.web import bootstrap
 
     from app import runtime, worker as worker_mod
+    from app.domain import flags
 
+    if host not in LOOPBACK and not host.startswith("127.") and not sign_in_configured(db):
+        print(f"error: refusing to serve on {host} without sign-in: configure [auth] in .streamlit/secrets.toml "
+              "or add local accounts with `warroom user add`, or serve on 127.0.0.1", file=sys.stderr)
+        return EXIT_INVALID
     os.environ["WARROOM_DB"] = str(db)
     store = runtime.open_store(db)
+    flags.write_flag_file(store)
     wk = worker_mod.Worker(store, settings.inbox_dir(db)).start()
     worker_mod.set_current(wk)
     if live is not None:
@@ -243,6 +263,9 @@ def cmd_demo(args) -> int:
             print("  " + r.summary())
         write_truth(truth_path, truth)
         print(f"demo store ready in {time.perf_counter() - t0:.0f} s", flush=True)
+    from app.domain import flags
+    with Store(db) as s:
+        flags.seed_simulator_features(s)
     truth = json.loads(truth_path.read_text())
     t0 = datetime.fromisoformat(truth["start"].replace("Z", "+00:00")).timestamp()
     t1 = datetime.fromisoformat(truth["end"].replace("Z", "+00:00")).timestamp()
@@ -256,6 +279,39 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from app import bench
     return bench.run(args)
+
+
+def cmd_user(args) -> int:
+    import getpass
+
+    from app.domain.accounts import AccountError, add_user
+    from app.store.db import Store, StoreLocked
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.name}: ")
+    try:
+        with Store(_db_path(args)) as s:
+            add_user(s, name=args.name, role=args.role, password=password)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except StoreLocked as exc:
+        print(f"error: {exc}; stop the server to add users", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"user {args.name} ({args.role}) saved")
+    return 0
+
+
+def cmd_features(args) -> int:
+    from app.domain import flags
+    from app.store.db import Store
+
+    with Store(_db_path(args)) as s:
+        if args.action == "seed":
+            print(f"registered {flags.seed_simulator_features(s)} feature(s)")
+        for _, f in flags.features(s).iterrows():
+            print(f"{f['feature']:24} {f['flow']:18} {f['model']} {f['active_version']:10} {f['state']:9} "
+                  f"{f['percent']:3}%  fallback {f['fallback']}")
+    return 0
 
 
 def cmd_settings(args) -> int:
@@ -305,6 +361,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", default="1M,10M,50M", help="pages: store sizes in decision events")
     bench.add_argument("--dir", help="scratch folder (default: a temporary one)")
     bench.set_defaults(func=cmd_bench)
+
+    usr = sub.add_parser("user", help="local accounts (when no OpenID provider is configured)")
+    usr.add_argument("action", choices=["add"])
+    usr.add_argument("name")
+    usr.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    usr.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    usr.add_argument("--db")
+    usr.set_defaults(func=cmd_user)
+
+    fe = sub.add_parser("features", help="list the ML features, or register the simulator's")
+    fe.add_argument("action", choices=["list", "seed"])
+    fe.add_argument("--db")
+    fe.set_defaults(func=cmd_features)
 
     st = sub.add_parser("settings", help="list every setting with its current value")
     st.set_defaults(func=cmd_settings)

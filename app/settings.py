@@ -63,6 +63,10 @@ SETTINGS: dict[str, Setting] = {
                 "How often the war room refreshes itself (seconds).", float),
         Setting("stale_minutes", "WARROOM_STALE_MINUTES", "5",
                 "The war room warns when the newest event is older than this (minutes).", float),
+        Setting("roles", "WARROOM_ROLES", "",
+                "With OpenID sign-in: roles by e-mail, e.g. `ana@example.com=admin,bo@example.com=operator`.", str),
+        Setting("default_role", "WARROOM_DEFAULT_ROLE", "viewer",
+                "With OpenID sign-in: the role of a signed-in user not listed in WARROOM_ROLES.", str),
         Setting("progress_seconds", "WARROOM_PROGRESS_SECONDS", "2.0",
                 "Ingests expected to take longer than this show a progress bar "
                 "on the terminal.", float),
@@ -85,3 +89,22 @@ def inbox_dir(db_path: Path | None = None) -> Path:
         return _path(configured)
     db = Path(db_path) if db_path else get("db")
     return db.parent / "inbox"
+
+
+def secrets_files() -> list[Path]:
+    """Where Streamlit looks for secrets.toml (the project's folder, then the user's)."""
+    return [Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml",
+            ROOT / ".streamlit" / "secrets.toml"]
+
+
+def oidc_configured() -> bool:
+    """True when an [auth] section is in a secrets.toml (OpenID Connect sign-in via st.login)."""
+    import tomllib
+    for f in secrets_files():
+        if f.exists():
+            try:
+                if "auth" in tomllib.loads(f.read_text()):
+                    return True
+            except (OSError, ValueError):
+                continue
+    return False

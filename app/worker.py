@@ -38,7 +38,7 @@ class Worker:
         self.inbox = Path(inbox_dir)
         self.poll = poll_seconds if poll_seconds is not None else float(settings.get("inbox_poll_seconds"))
         self.status = WorkerStatus()
-        self.steps: list[Callable[[], None]] = [self._ingest_inbox]
+        self.steps: list[Callable[[], None]] = [self._ingest_inbox, self._run_ramps]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -50,6 +50,14 @@ class Worker:
             else:
                 self.status.files_rejected += 1
                 msg = f"rejected {out.entry.name}: see {out.moved_to}.error.txt"
+            log.info(msg)
+            self.status.recent = (self.status.recent + [msg])[-20:]
+
+    def _run_ramps(self) -> None:
+        from app.domain import flags
+        from app.store import queries
+        alerting = flags.alerting_features(queries.firing_alerts(self.store))
+        for msg in flags.run_ramps(self.store, alerting_features=alerting):
             log.info(msg)
             self.status.recent = (self.status.recent + [msg])[-20:]
 

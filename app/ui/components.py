@@ -36,3 +36,15 @@ def tv_style(*, kiosk: bool) -> None:
         """
     st.markdown(f"<style>{css}</style>", unsafe_allow_html=True)
 
+
+
+def flash(message: str) -> None:
+    """Show `message` as a success after the rerun that redraws the page with the new state."""
+    st.session_state["_flash"] = message
+    st.rerun()
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message)
