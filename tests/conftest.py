@@ -87,10 +87,11 @@ def wait_health(port: int, proc: subprocess.Popen | None = None, timeout: float 
 
 
 class Server:
-    def __init__(self, db: Path, log: Path, env: dict | None = None) -> None:
-        self.db, self.log_path = db, log
+    def __init__(self, db: Path, log: Path, env: dict | None = None, cwd: Path | None = None) -> None:
+        self.db, self.log_path, self.cwd = db, log, cwd or ROOT
         self.port = free_port()
-        self.env = {**os.environ, "WARROOM_DB": str(db), "WARROOM_INBOX_POLL_SECONDS": "0.3", **(env or {})}
+        self.env = {**os.environ, "WARROOM_DB": str(db), "WARROOM_INBOX_POLL_SECONDS": "0.3",
+                    "WARROOM_FLAGS_FILE": str(db.parent / "flags.json"), "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -105,7 +106,7 @@ class Server:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--db", str(self.db), "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_health(self.port, self.proc)
         return self
 

@@ -122,3 +122,29 @@ def test_settings_command_lists_all(tmp_path):
     assert "WARROOM_PORT=9999" in r.stdout
     for s in settings.SETTINGS.values():
         assert s.env in r.stdout
+
+
+def test_user_add_and_serve_refuses_open_host_without_sign_in(tmp_path):
+    db = tmp_path / "u.duckdb"
+    r = warroom("serve", "--db", str(db), "--host", "0.0.0.0", "--port", "1")
+    assert r.returncode == 2 and "refusing to serve on 0.0.0.0 without sign-in" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "app.cli", "user", "add", "ana", "--role", "operator", "--db", str(db),
+                        "--password-stdin"], cwd=ROOT, input="short\n", capture_output=True, text=True)
+    assert r.returncode == 2 and "at least 10 characters" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "app.cli", "user", "add", "ana", "--role", "operator", "--db", str(db),
+                        "--password-stdin"], cwd=ROOT, input="correct horse battery\n", capture_output=True, text=True)
+    assert r.returncode == 0 and "user ana (operator) saved" in r.stdout
+    from app.domain import accounts
+    with Store(db) as s:
+        assert accounts.verify(s, name="ana", password="correct horse battery").role == "operator"
+        assert accounts.verify(s, name="ana", password="wrong password!") is None
+        assert "argon2" in s.scalar("SELECT password_hash FROM users")
+    from app.cli import sign_in_configured
+    assert sign_in_configured(db)
+
+
+def test_features_seed_and_list(tmp_path):
+    db = tmp_path / "f.duckdb"
+    r = warroom("features", "seed", "--db", str(db), env={"WARROOM_FLAGS_FILE": str(tmp_path / "flags.json")})
+    assert r.returncode == 0 and r.stdout.startswith("registered 4 feature(s)")
+    assert "deposit_fraud_check" in r.stdout and (tmp_path / "flags.json").exists()

@@ -66,6 +66,7 @@ def flag_markers(changes: pd.DataFrame) -> pd.DataFrame:
         except (TypeError, ValueError):
             new, old = {}, {}
         short = {"throttle": f"throttle {new.get('percent', '?')}%", "kill": "kill switch",
+                 "restore": f"restore {new.get('percent', '?')}%", "ramp": f"ramp {new.get('percent', '?')}%",
                  "rollback": f"rollback to {new.get('active_version', '?')}"}.get(c["action"], c["action"])
         rows.append({"changed_at": c["changed_at"], "label": f"{c['feature']}: {short}",
                      "detail": (f"{c['feature']} {c['action']}: {old.get('state', '?')} {old.get('percent', '')} -> "
