@@ -48,3 +48,11 @@ def show_flash() -> None:
     message = st.session_state.pop("_flash", None)
     if message:
         st.success(message)
+
+
+_MD_SPECIAL = "\\`*_{}[]<>()#+-.!|~$"
+
+
+def md_escape(text: str) -> str:
+    """User text made inert inside Markdown (headers, labels): no links, no emphasis, no HTML."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))

@@ -132,3 +132,13 @@ def test_incident_lifecycle_postmortem_and_messages(control_store):
     next(b for b in at.button if b.label == "Save template").click().run()
     assert at.code[0].value == "Deposits are slow: Deposit FP spike"
     assert store.scalar("SELECT body FROM message_templates WHERE name = 'banner'") == "Deposits are slow: {{ title }}"
+
+
+def test_free_text_is_shown_as_text(control_store):
+    from app.domain import incidents as inc
+    from app.domain.auth import Actor as A
+    iid = inc.create(runtime.store(), actor=A("ana", "operator"), title="[pay here](http://evil.example) <img src=x>",
+                     severity="SEV2", flows=["deposit"], features=[], description="<script>alert(1)</script>")
+    at = open_page("ui/pages/incidents.py", {"incident": str(iid)})
+    assert at.header[0].value == "#1 SEV2 · detected · \\[pay here\\]\\(http://evil\\.example\\) \\<img src=x\\>"
+    assert at.text[0].value == "<script>alert(1)</script>"  # st.text: shown, never run

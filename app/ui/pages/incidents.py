@@ -62,7 +62,7 @@ st.query_params["incident"] = str(chosen)
 i = inc.get(store, chosen)
 tl = inc.timeline(store, chosen)
 
-st.header(f"#{i['id']} {i['severity']} · {i['status']} · {i['title']}")
+st.header(f"#{i['id']} {i['severity']} · {i['status']} · {components.md_escape(i['title'])}")
 st.text(i["description"] or "")
 due = inc.next_update_due(i, tl, now=now)
 if due is not None:
