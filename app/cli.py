@@ -172,6 +172,7 @@ def cmd_simulate(args) -> int:
         box = settings.inbox_dir(db)
         feed = LiveFeed(scn, box, seed=args.seed, scale=args.scale, speed=args.speed,
                         t_start=max(end, time.time()) if args.speed == 1 else end)
+        feed.prime(start.timestamp(), end)
         print(f"live feed: writing events into {box} at {args.speed:g}x real time; Ctrl-C stops")
         try:
             feed.run()
@@ -272,6 +273,7 @@ def cmd_demo(args) -> int:
     scn = get_scenario(truth["scenario"], t0, t1, truth["seed"])
     live = LiveFeed(scn, settings.inbox_dir(db), seed=truth["seed"], scale=truth["scale"],
                     t_start=max(t1, time.time()))
+    live.prime(t0, t1)
     return serve(db, args.host or settings.get("host"), args.port or settings.get("port"), live=live)
 
 

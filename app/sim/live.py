@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from app.sim.generator import KINDS, TS, Generated, generate
-from app.sim.scenarios import Scenario
+from app.sim.scenarios import DAY, Scenario
 from app.store import inbox
 
 log = logging.getLogger("warroom.live")
@@ -39,6 +39,26 @@ class LiveFeed:
         self.files_written = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def prime(self, history_start: float, history_end: float) -> None:
+        """Pick up where a batch history [history_start, history_end) left off: its last
+        day is generated again (the same rows, chunk by chunk) and what was still unknown
+        at its end (fraud labels, ticket resolutions, a session's later steps) goes into
+        the pool, to be written when it becomes known."""
+        last = history_start + max(0.0, (history_end - history_start - 1) // DAY) * DAY
+        chunk = generate(self.scn, last, history_end, seed=self.seed, scale=self.scale, chunk_len=DAY).tables
+        end = _scalar(history_end)
+        for kind, table in chunk.items():
+            if not table.num_rows:
+                continue
+            if kind == "decisions":
+                keep = pc.or_(pc.greater_equal(table["ts"], end), pc.greater_equal(table["label_at"], end))
+            elif kind == "tickets":
+                keep = pc.or_(pc.greater_equal(table["opened_at"], end), pc.greater_equal(table["resolved_at"], end))
+            else:
+                keep = pc.greater_equal(table["ts"], end)
+            self.pool[kind] = table.filter(keep)
+        self.sim_now = max(self.sim_now, history_end)
 
     def step(self, until: float) -> dict[str, int]:
         """Advance simulated time to `until` and write what became known. Returns rows per kind."""
