@@ -38,7 +38,7 @@ class Worker:
         self.inbox = Path(inbox_dir)
         self.poll = poll_seconds if poll_seconds is not None else float(settings.get("inbox_poll_seconds"))
         self.status = WorkerStatus()
-        self.steps: list[Callable[[], None]] = [self._ingest_inbox, self._run_ramps]
+        self.steps: list[Callable[[], None]] = [self._ingest_inbox, self._run_ramps, self._deliver_outbox]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,6 +60,11 @@ class Worker:
         for msg in flags.run_ramps(self.store, alerting_features=alerting):
             log.info(msg)
             self.status.recent = (self.status.recent + [msg])[-20:]
+
+    def _deliver_outbox(self) -> None:
+        from app.notify import outbox
+        for row_id, outcome in outbox.deliver_due(self.store):
+            log.info("outbox #%s: %s", row_id, outcome)
 
     def tick(self) -> None:
         for step in self.steps:
