@@ -170,6 +170,65 @@ def bench_pages(sizes: list[int], scratch: Path) -> list[dict]:
     return results
 
 
+def bench_detect(scale: float, scratch: Path) -> list[dict]:
+    """Detection delay per scenario and false alarms per calm week, per detector."""
+    from datetime import datetime, timedelta, timezone
+
+    import numpy as np
+
+    from app.domain import detect, metrics
+    from app.sim.generator import simulate
+    from app.store import queries
+    from app.store.db import Store
+    from app.store.ingest import ingest_tables
+
+    cases = [  # scenario, days, flow, metric
+        ("decline-spike", 8, "withdrawal", "decline_rate"),
+        ("market-crash-false-positives", 10, "deposit", "false_positive_rate"),
+        ("lending-model-delay", 10, "loan_application", "conversion"),
+        ("calm", 7, "withdrawal", "decline_rate"),
+        ("calm", 7, "deposit", "false_positive_rate"),
+        ("calm", 7, "deposit", "conversion"),
+    ]
+    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    out = []
+    built: dict[tuple, tuple] = {}
+    for scenario, days, flow, metric in cases:
+        if (scenario, days) not in built:
+            tables, truth = simulate(scenario, start, days, seed=5, scale=scale)
+            path = scratch / f"detect-{scenario}.duckdb"
+            store = Store(path)
+            for kind, t in tables.items():
+                ingest_tables(store, kind, [(kind, t)], source="bench")
+            built[(scenario, days)] = (store, truth)
+        store, truth = built[(scenario, days)]
+        t0 = start.replace(tzinfo=None)
+        counts = queries.series(store, queries.Segment(flow=flow), start=t0, end=t0 + timedelta(days=days), bucket="1m")
+        r = metrics.add_funnel_rates(metrics.add_decision_rates(counts))
+        ts = r["bucket"].to_numpy()
+        x = r[metric].to_numpy(dtype=float)
+        inc = truth["incidents"][0] if truth["incidents"] else None
+        for name in detect.DETECTORS:
+            t1 = time.perf_counter()
+            alerts = detect.score(name, x, ts) >= 0.5
+            seconds = time.perf_counter() - t1
+            warm = ts >= ts[0] + np.timedelta64(1, "D")  # one day to learn
+            row = {"scenario": scenario, "series": f"{flow} {metric} per minute", "detector": name,
+                   "seconds": seconds, "points": len(x)}
+            if inc is None:
+                row["false_alarms_per_week"] = detect.episodes(alerts[warm]) / (days - 1) * 7
+            else:
+                s = np.datetime64(datetime.fromisoformat(inc["start"].replace("Z", "")))
+                before = warm & (ts < s)
+                hits = np.nonzero(alerts & (ts >= s))[0]
+                row["delay_min"] = (ts[hits[0]] - s) / np.timedelta64(1, "m") if len(hits) else None
+                row["false_alarms_before"] = detect.episodes(alerts[before])
+            out.append(row)
+    for store, _ in built.values():
+        store.close()
+    return out
+
+
 def run(args) -> int:
     scratch = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="warroom-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
@@ -184,6 +243,21 @@ def run(args) -> int:
                 print(f"{r['format']:8} {r['rows']:>12,} {r['size_mb']:>9.0f} "
                       f"{_rate(r['rows'], r['duckdb_s'])} {_rate(r['rows'], r['warroom_s'])} {r['ratio']:>7.2f}")
             print("target: ratio >= 0.50 for parquet")
+        elif args.what == "detect":
+            results = bench_detect(args.scale, scratch)
+            print()
+            print(f"detectors on simulated 1-minute series (scale {args.scale:g}); delay from the injected start,")
+            print("false alarms = alert episodes after a day of learning:")
+            print(f"{'scenario':30} {'series':38} {'detector':16} {'delay':>9} {'false alarms':>14} {'time':>7}")
+            for r in results:
+                if "delay_min" in r:
+                    delay = "missed" if r["delay_min"] is None else f"{r['delay_min']:.0f} min"
+                    fa = f"{r['false_alarms_before']} before"
+                else:
+                    delay, fa = "", f"{r['false_alarms_per_week']:.1f} / week"
+                print(f"{r['scenario']:30} {r['series']:38} {r['detector']:16} {delay:>9} {fa:>14} "
+                      f"{r['seconds']:>6.2f}s")
+            print("targets: decline-spike within 3 minutes; at most one false alarm per calm week per rule")
         elif args.what == "pages":
             sizes = [int(float(x.rstrip("Mm")) * 1_000_000) if x[-1] in "Mm" else int(x)
                      for x in args.sizes.split(",")]

@@ -316,6 +316,67 @@ def cmd_features(args) -> int:
     return 0
 
 
+def cmd_backtest(args) -> int:
+    import csv as _csv
+
+    import numpy as np
+    import pandas as pd
+
+    from app.domain import detect
+
+    if args.list:
+        for d in detect.DETECTORS.values():
+            print(f"{d.name:16} {d.description}" + ("  [default]" if d.name == detect.DEFAULT else ""))
+        return 0
+    if not args.input or not args.out:
+        print("error: give INPUT.csv and --out OUT.csv (or --list)", file=sys.stderr)
+        return EXIT_INVALID
+    if args.detector not in detect.DETECTORS:
+        print(f"error: unknown detector {args.detector!r}; expected one of: {', '.join(detect.DETECTORS)}",
+              file=sys.stderr)
+        return EXIT_INVALID
+    path = Path(args.input)
+    problems = []
+    try:
+        with open(path, newline="") as fh:
+            rows = list(_csv.reader(fh))
+    except OSError as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if not rows or [h.strip() for h in rows[0][:2]] != ["timestamp", "value"]:
+        problems.append(f"{path}: the header must be timestamp,value")
+    ts, vals = [], []
+    for n, row in enumerate(rows[1:], start=1):
+        if len(row) < 2:
+            problems.append(f"{path}, row {n}: expected 2 columns, got {len(row)}")
+            continue
+        t = pd.to_datetime(row[0].strip(), utc=True, errors="coerce")
+        if pd.isna(t):
+            problems.append(f"{path}, row {n}, column timestamp: value {row[0]!r}: is not a date and time")
+        v = row[1].strip()
+        try:
+            fv = float(v) if v else float("nan")
+        except ValueError:
+            problems.append(f"{path}, row {n}, column value: value {v!r}: is not a number")
+            fv = float("nan")
+        ts.append(t)
+        vals.append(fv)
+    if problems:
+        print(f"error: {len(problems)} problem(s); nothing was written.", file=sys.stderr)
+        for p_ in problems[:20]:
+            print("  " + p_, file=sys.stderr)
+        return EXIT_INVALID
+    stamps = np.array([t.tz_convert(None).to_datetime64() for t in ts])
+    scores = detect.score(args.detector, np.array(vals), stamps)
+    out = pd.DataFrame({"timestamp": [r[0] for r in rows[1:]], "value": [r[1] for r in rows[1:]],
+                        "anomaly_score": np.round(scores, 6), "alert": scores >= args.threshold})
+    out["alert"] = out["alert"].map({True: "true", False: "false"})
+    out.to_csv(args.out, index=False)
+    print(f"{args.detector}: {len(out)} rows scored, {detect.episodes(scores >= args.threshold)} alert episode(s); "
+          f"wrote {args.out}")
+    return 0
+
+
 def cmd_settings(args) -> int:
     for s in settings.SETTINGS.values():
         print(f"{s.env}={os.environ.get(s.env, s.default)!s}\n    {s.help} (default: {s.default!r})")
@@ -358,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="benchmarks (speed targets live here, not in tests)")
-    bench.add_argument("what", choices=["ingest", "pages"])
+    bench.add_argument("what", choices=["ingest", "pages", "detect"])
+    bench.add_argument("--scale", type=float, default=3.0, help="detect: simulated traffic multiplier")
     bench.add_argument("--rows", type=int, default=10_000_000, help="ingest: rows in the file")
     bench.add_argument("--sizes", default="1M,10M,50M", help="pages: store sizes in decision events")
     bench.add_argument("--dir", help="scratch folder (default: a temporary one)")
@@ -376,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("action", choices=["list", "seed"])
     fe.add_argument("--db")
     fe.set_defaults(func=cmd_features)
+
+    bt = sub.add_parser("backtest", help="score a timestamp,value series with an anomaly detector")
+    bt.add_argument("input", nargs="?", metavar="INPUT.csv")
+    bt.add_argument("--detector", default="seasonal_robust")
+    bt.add_argument("--out", metavar="OUT.csv")
+    bt.add_argument("--threshold", type=float, default=0.5, help="score at or above which a row is an alert")
+    bt.add_argument("--list", action="store_true", help="list the detectors")
+    bt.set_defaults(func=cmd_backtest)
 
     st = sub.add_parser("settings", help="list every setting with its current value")
     st.set_defaults(func=cmd_settings)

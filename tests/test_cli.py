@@ -148,3 +148,29 @@ def test_features_seed_and_list(tmp_path):
     r = warroom("features", "seed", "--db", str(db), env={"WARROOM_FLAGS_FILE": str(tmp_path / "flags.json")})
     assert r.returncode == 0 and r.stdout.startswith("registered 4 feature(s)")
     assert "deposit_fraud_check" in r.stdout and (tmp_path / "flags.json").exists()
+
+
+def test_backtest_cli(tmp_path):
+    import numpy as np
+    import pandas as pd
+    n = 2 * 1440 + 200
+    ts = pd.date_range("2026-11-01", periods=n, freq="1min", tz="UTC")
+    rng = np.random.default_rng(1)
+    values = 50 + 10 * np.sin(np.arange(n) / 1440 * 2 * np.pi) + rng.normal(0, 1, n)
+    values[-100:] += 20
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": values.round(3)}).to_csv(src, index=False)
+    r = warroom("backtest", "--list")
+    assert r.returncode == 0 and "seasonal_robust" in r.stdout and "[default]" in r.stdout
+    out = tmp_path / "out.csv"
+    r = warroom("backtest", str(src), "--detector", "seasonal_robust", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["timestamp", "value", "anomaly_score", "alert"] and len(df) == n
+    assert df["anomaly_score"].between(0, 1).all()
+    assert df["alert"].iloc[-100:-97].any() and not df["alert"].iloc[1440:1440 + 600].any()  # the step, at once
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2026-11-01T00:00:00Z,1\nnot a time,x\n")
+    r = warroom("backtest", str(bad), "--out", str(tmp_path / "o2.csv"))
+    assert r.returncode == 2 and "row 2, column timestamp: value 'not a time': is not a date and time" in r.stderr
+    assert "row 2, column value: value 'x': is not a number" in r.stderr and not (tmp_path / "o2.csv").exists()
