@@ -264,9 +264,10 @@ def cmd_demo(args) -> int:
             print("  " + r.summary())
         write_truth(truth_path, truth)
         print(f"demo store ready in {time.perf_counter() - t0:.0f} s", flush=True)
-    from app.domain import flags
+    from app.domain import alerts, flags
     with Store(db) as s:
         flags.seed_simulator_features(s)
+        alerts.seed_default_rules(s)
     truth = json.loads(truth_path.read_text())
     t0 = datetime.fromisoformat(truth["start"].replace("Z", "+00:00")).timestamp()
     t1 = datetime.fromisoformat(truth["end"].replace("Z", "+00:00")).timestamp()

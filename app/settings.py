@@ -67,6 +67,8 @@ SETTINGS: dict[str, Setting] = {
                 "With OpenID sign-in: roles by e-mail, e.g. `ana@example.com=admin,bo@example.com=operator`.", str),
         Setting("default_role", "WARROOM_DEFAULT_ROLE", "viewer",
                 "With OpenID sign-in: the role of a signed-in user not listed in WARROOM_ROLES.", str),
+        Setting("eval_seconds", "WARROOM_EVAL_SECONDS", "15",
+                "How often the worker evaluates the alert rules (seconds).", float),
         Setting("slack_webhook_url", "WARROOM_SLACK_WEBHOOK_URL", "",
                 "Slack incoming-webhook URL for alerts; empty disables the Slack channel.", str),
         Setting("pagerduty_url", "WARROOM_PAGERDUTY_URL", "https://events.pagerduty.com/v2/enqueue",

@@ -38,7 +38,9 @@ class Worker:
         self.inbox = Path(inbox_dir)
         self.poll = poll_seconds if poll_seconds is not None else float(settings.get("inbox_poll_seconds"))
         self.status = WorkerStatus()
-        self.steps: list[Callable[[], None]] = [self._ingest_inbox, self._run_ramps, self._deliver_outbox]
+        self.steps: list[Callable[[], None]] = [self._ingest_inbox, self._evaluate_rules, self._run_ramps,
+                                                self._deliver_outbox]
+        self._last_eval = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -59,6 +61,15 @@ class Worker:
         alerting = flags.alerting_features(queries.firing_alerts(self.store))
         for msg in flags.run_ramps(self.store, alerting_features=alerting):
             log.info(msg)
+            self.status.recent = (self.status.recent + [msg])[-20:]
+
+    def _evaluate_rules(self) -> None:
+        if time.time() - self._last_eval < float(settings.get("eval_seconds")):
+            return
+        self._last_eval = time.time()
+        from app.domain import alerts
+        for msg in alerts.evaluate(self.store):
+            log.info("alerting: %s", msg)
             self.status.recent = (self.status.recent + [msg])[-20:]
 
     def _deliver_outbox(self) -> None:

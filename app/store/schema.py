@@ -160,9 +160,22 @@ _V2 = [
     updated_at TIMESTAMP NOT NULL, updated_by VARCHAR NOT NULL)""",
 ]
 
+_V3 = [
+    "ALTER TABLE alert_rules ADD COLUMN action_armed BOOLEAN NOT NULL DEFAULT true",
+    "ALTER TABLE alerts ADD COLUMN baseline DOUBLE",
+    "ALTER TABLE alerts ADD COLUMN acted_at TIMESTAMP",
+    "ALTER TABLE alerts ADD COLUMN silenced BOOLEAN NOT NULL DEFAULT false",
+    "CREATE SEQUENCE silence_id_seq START 1",
+    """CREATE TABLE silences (
+    id BIGINT PRIMARY KEY DEFAULT nextval('silence_id_seq'),
+    kind VARCHAR NOT NULL, rule_id BIGINT, flow VARCHAR, starts_at TIMESTAMP NOT NULL, ends_at TIMESTAMP NOT NULL,
+    reason VARCHAR NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)""",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "raw kinds, rollups, ingest log, control tables", _V1),
     (2, "ramps, users, message templates, incident mitigation time and postmortem", _V2),
+    (3, "alert actions, silences and maintenance windows", _V3),
 ]
 
 RAW_TABLES = ("decisions", "funnel", "tickets", "surveys", "metrics")

@@ -1,0 +1,99 @@
+import json
+import shutil
+from datetime import datetime, timedelta
+
+import pytest
+
+from app.domain import alerts, flags
+from app.domain.auth import Actor
+from app.store.db import Store
+from tests.notify.receiver import Receiver
+
+OPS = Actor("ana", "operator")
+
+
+@pytest.fixture
+def astore(tmp_path, crash_db, crash_data, monkeypatch):
+    path = tmp_path / "a.duckdb"
+    shutil.copyfile(crash_db, path)
+    r = Receiver()
+    monkeypatch.setenv("WARROOM_SLACK_WEBHOOK_URL", r.url + "/slack")
+    monkeypatch.setenv("WARROOM_WEBHOOK_URL", r.url + "/am")
+    monkeypatch.setenv("WARROOM_FLAGS_FILE", str(tmp_path / "flags.json"))
+    s = Store(path)
+    flags.seed_simulator_features(s)
+    assert alerts.seed_default_rules(s) == 5
+    start = datetime.fromisoformat(crash_data[1]["incidents"][0]["start"].replace("Z", ""))
+    yield s, start, r
+    s.close()
+    r.stop()
+
+
+def run(s, t0, minutes):
+    out = []
+    for m in range(minutes):
+        out += alerts.evaluate(s, now=t0 + timedelta(minutes=m))
+    return out
+
+
+def test_calm_day_raises_no_alert(astore):
+    s, start, _ = astore
+    log = run(s, start - timedelta(days=2), 30)
+    assert not [x for x in log if "firing" in x], log
+    assert s.scalar("SELECT count(*) FROM outbox") == 0
+
+
+def test_fp_rule_fires_once_acts_once_and_opens_an_incident(astore):
+    from app.notify import outbox
+    s, start, receiver = astore
+    t = start + timedelta(hours=12)
+    log = run(s, t, 8)
+    rule = "Deposit false positives above 8% for 5 minutes"
+    assert f"{rule}: pending" in " ".join(log)
+    fired = [x for x in log if x.startswith(f"{rule}: firing")]
+    assert len(fired) == 1  # held for 5 minutes, then one alert
+    assert f"{rule}: throttle deposit_fraud_check" in log
+    f = flags.get(s, "deposit_fraud_check")
+    assert (f["state"], f["percent"]) == ("throttled", 50)
+    audit = flags.audit(s)
+    assert audit["actor"].iloc[0] == f"rule: {rule}" and audit["incident_id"].iloc[0] == 1
+    incident = s.fetchall("SELECT title, severity, first_mitigation_at IS NOT NULL FROM incidents")
+    assert incident == [(f"Alert: {rule}", "SEV1", True)]
+    run(s, t + timedelta(minutes=8), 5)
+    assert len(flags.audit(s)) == 1  # disarmed: no second action until a person re-arms
+    outbox.deliver_due(s, now=t + timedelta(minutes=20))
+    slack = [r["body"] for r in receiver.received if r["path"] == "/slack"]
+    assert slack and slack[0]["text"].startswith(f"[FIRING] SEV1 {rule}: false_positive_rate")
+    assert receiver.rejected == []
+    alerts.acknowledge(s, actor=OPS, alert_id=1)
+    assert s.scalar("SELECT count(*) FROM outbox WHERE event = 'acknowledged'") == 2
+    alerts.rearm(s, actor=OPS, rule_name=rule)
+    assert s.scalar("SELECT action_armed FROM alert_rules WHERE name = ?", [rule]) is True
+
+
+def test_silence_mutes_notifications_and_actions(astore):
+    s, start, _ = astore
+    t = start + timedelta(hours=12)
+    alerts.silence(s, actor=OPS, reason="planned model migration", flow="deposit", starts_at=t - timedelta(hours=1),
+                   ends_at=t + timedelta(hours=2), kind="maintenance")
+    log = run(s, t, 8)
+    assert any("[silenced]" in x for x in log)
+    assert s.scalar("SELECT count(*) FROM outbox") == 0 and flags.audit(s).empty
+
+
+def test_rule_validation(astore):
+    s, _, _ = astore
+    kw = dict(actor=Actor("root", "admin"), name="x", kind="threshold", metric="conversion",
+              filters={"flow": "deposit"}, severity="SEV2", params={"op": "<", "value": 0.05})
+    alerts.create_rule(s, **kw)
+    with pytest.raises(alerts.RuleError, match="a rule named 'x' exists"):
+        alerts.create_rule(s, **kw)
+    with pytest.raises(alerts.RuleError, match="unknown metric 'nps'"):
+        alerts.create_rule(s, **{**kw, "name": "y", "metric": "nps"})
+    with pytest.raises(alerts.RuleError, match="needs op"):
+        alerts.create_rule(s, **{**kw, "name": "y", "params": {"op": "=", "value": 1}})
+    with pytest.raises(alerts.RuleError, match="a throttle action needs a percent"):
+        alerts.create_rule(s, **{**kw, "name": "y", "action": {"type": "throttle", "feature": "f"}})
+    from app.domain.auth import PermissionDenied
+    with pytest.raises(PermissionDenied):
+        alerts.create_rule(s, **{**kw, "actor": OPS, "name": "z"})
