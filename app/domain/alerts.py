@@ -101,7 +101,7 @@ def create_rule(store: Store, *, actor: Actor, name: str, kind: str, metric: str
 DEFAULT_RULES = [
     dict(name="Deposit false positives above 8% for 5 minutes", kind="threshold", metric="false_positive_rate",
          filters={"flow": "deposit"}, severity="SEV1",
-         params={"op": ">", "value": 0.08, "window_minutes": 15, "for_minutes": 5, "min_events": 20,
+         params={"op": ">", "value": 0.08, "window_minutes": 60, "for_minutes": 5, "min_events": 20,
                  "open_incident": True},
          action={"type": "throttle", "feature": "deposit_fraud_check", "percent": 50},
          runbook="https://runbooks.example/warroom/deposit-false-positives"),
