@@ -137,7 +137,7 @@ def _value(store: Store, rule: dict, filters: dict, params: dict, now: datetime)
     """(value, baseline, condition) of a rule at `now`."""
     kind, metric = rule["kind"], rule["metric"]
     seg = _segment(filters)
-    end = now.replace(second=0, microsecond=0)
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)  # the current minute counts as it fills
     if kind == "no_data":
         newest = queries.newest_event(store, until=now)
         age = (now - newest).total_seconds() / 60 if newest else float("inf")
@@ -149,6 +149,7 @@ def _value(store: Store, rule: dict, filters: dict, params: dict, now: datetime)
     if kind == "anomaly":
         bucket = params.get("bucket", "1m")
         minutes = {"1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60}[bucket]
+        end = end - timedelta(minutes=1)  # a detector scores whole buckets only
         start = end - timedelta(days=params.get("history_days", 8))
         counts = queries.series(store, seg, start=start, end=end, bucket=bucket)
         if len(counts) < 10:
