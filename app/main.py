@@ -13,6 +13,7 @@ pages = [
     st.Page("ui/pages/trends.py", title="Trends", icon="📈", url_path="trends"),
     st.Page("ui/pages/control.py", title="Control panel", icon="🎛️", url_path="control"),
     st.Page("ui/pages/incidents.py", title="Incidents", icon="🧯", url_path="incidents"),
+    st.Page("ui/pages/alerts.py", title="Alerts", icon="🔔", url_path="alerts"),
     st.Page("ui/pages/overview.py", title="Overview", icon="📊", default=True, url_path="overview"),
 ]
 st.navigation(pages, position="hidden" if kiosk else "sidebar").run()

@@ -316,3 +316,73 @@ def silence(store: Store, *, actor: Actor, reason: str, ends_at: datetime, rule_
     with store.write() as w:
         return sql.insert_silence(w, kind=kind, rule_id=rule_id, flow=flow, starts_at=start, ends_at=ends_at,
                                   reason=reason.strip(), actor=actor.name, at=utcnow())
+
+
+# ------------------------------------------------------------------ backtest over stored history
+def backtest(store: Store, *, kind: str, metric: str, filters: dict, params: dict, start: datetime,
+             end: datetime) -> pd.DataFrame:
+    """Where a rule would have fired over [start, end), minute by minute.
+
+    Columns: bucket, value, baseline, condition, firing. Threshold and change rules
+    use rolling sums of the per-minute counts over the rule's window (the same
+    metric definitions as live evaluation); anomaly rules score the bucket series.
+    """
+    if kind not in ("threshold", "change", "anomaly"):
+        raise RuleError("backtests cover threshold, change and anomaly rules")
+    seg = _segment(filters)
+    bucket = params.get("bucket", "1m") if kind == "anomaly" else "1m"
+    counts = queries.series(store, seg, start=start, end=end, bucket=bucket)
+    if counts.empty:
+        return pd.DataFrame(columns=["bucket", "value", "baseline", "condition", "firing"])
+    width = {"1m": "1min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "1h"}[bucket]
+    idx = pd.date_range(counts["bucket"].min(), counts["bucket"].max(), freq=width)
+    c = counts.set_index("bucket").reindex(idx, fill_value=0)
+    c.index.name = "bucket"
+    if kind == "anomaly":
+        r = metrics.add_funnel_rates(metrics.add_decision_rates(c.reset_index()))
+        value = r[metric].to_numpy(dtype=float)
+        score = detect.score(params.get("detector", detect.DEFAULT), value, r["bucket"].to_numpy())
+        cond = score >= params.get("threshold", 0.5)
+        out = pd.DataFrame({"bucket": r["bucket"], "value": value, "baseline": score, "condition": cond})
+    else:
+        w = int(params.get("window_minutes", 15))
+        roll = c.rolling(w, min_periods=1).sum().reset_index()
+        r = metrics.add_funnel_rates(metrics.add_decision_rates(roll))
+        value = r[metric].to_numpy(dtype=float)
+        den = DENOMINATOR.get(metric)
+        enough = (roll[den] >= params.get("min_events", 0)).to_numpy() if den else np.ones(len(r), bool)
+        if kind == "threshold":
+            base = np.full(len(r), float(params["value"]))
+            cond = enough & ((value > base) if params["op"] == ">" else (value < base))
+        else:
+            lag = 7 * 1440
+            base = np.concatenate([np.full(min(lag, len(value)), np.nan), value[:-lag]]) if len(value) > lag \
+                else np.full(len(value), np.nan)
+            rel = (value - base) / np.abs(base)
+            cond = enough & np.isfinite(rel) & ((rel >= params["change"]) if params["direction"] == "up"
+                                                 else (rel <= -params["change"]))
+        out = pd.DataFrame({"bucket": r["bucket"], "value": value, "baseline": base, "condition": cond})
+    hold = int(params.get("for_minutes", 0))
+    run = out["condition"].astype(int).groupby((~out["condition"]).cumsum()).cumsum()
+    out["firing"] = run > hold if hold else out["condition"]
+    return out.reset_index(drop=True)
+
+
+def alert_history(store: Store, rule_id: int) -> pd.DataFrame:
+    return pd.DataFrame(sql.alerts_of_rule(store.cursor(), rule_id), columns=list(sql.ALERT_COLS))
+
+
+def rule_status(store: Store) -> pd.DataFrame:
+    """Every rule with its latest alert's state and value."""
+    rows = []
+    for r in sql.rules(store.cursor()):
+        last = sql.alerts_of_rule(store.cursor(), r["id"], limit=1)
+        a = last[0] if last else {}
+        f = json.loads(r["filters"])
+        rows.append({"id": r["id"], "name": r["name"], "kind": r["kind"], "metric": r["metric"], "flow": f.get("flow"),
+                     "severity": r["severity"], "state": a.get("state", "ok") if a.get("state") in ("pending", "firing")
+                     else "ok", "value": a.get("value"), "since": a.get("fired_at") or a.get("started_at"),
+                     "acknowledged_by": a.get("acknowledged_by"), "action": r["action"] or "",
+                     "armed": bool(r["action_armed"]), "enabled": bool(r["enabled"])})
+    return pd.DataFrame(rows, columns=["id", "name", "kind", "metric", "flow", "severity", "state", "value", "since",
+                                       "acknowledged_by", "action", "armed", "enabled"])

@@ -134,3 +134,31 @@ def latency_percentiles(df: pd.DataFrame) -> go.Figure:
                       xaxis=dict(title="model version", type="category"), yaxis=dict(title="latency (ms)"),
                       legend=dict(orientation="h", y=1.02, yanchor="bottom"))
     return fig
+
+
+def rule_backtest(df: pd.DataFrame, *, metric: str, tz: str = "UTC", incidents: pd.DataFrame | None = None,
+                  threshold: float | None = None) -> go.Figure:
+    """A rule's metric over stored history, where it would have fired shaded red, incidents in amber."""
+    x = _local(df["bucket"], tz) if len(df) else []
+    fig = go.Figure([go.Scatter(x=x, y=df["value"].tolist() if len(df) else [], mode="lines", name=metric,
+                                line=dict(color=CONV_COLOR, width=2))])
+    if threshold is not None:
+        fig.add_hline(y=threshold, line_dash="dot", line_color=FP_COLOR, annotation_text=f"threshold {threshold:g}")
+    if len(df):
+        f = df["firing"].astype(bool).to_numpy()
+        starts = [i for i in range(len(f)) if f[i] and (i == 0 or not f[i - 1])]
+        for s in starts:
+            e = s
+            while e + 1 < len(f) and f[e + 1]:
+                e += 1
+            fig.add_vrect(x0=x[s], x1=x[e], fillcolor=FP_COLOR, opacity=0.25, line_width=0, layer="below")
+    if incidents is not None and len(incidents) and len(df):
+        for _, inc in incidents.iterrows():
+            end = inc["resolved_at"] if pd.notna(inc["resolved_at"]) else df["bucket"].max()
+            a, b = _local(pd.Series([max(pd.Timestamp(inc["began"]), pd.Timestamp(df["bucket"].min())),
+                                     pd.Timestamp(end)]), tz)
+            fig.add_vrect(x0=a, x1=b, fillcolor=INCIDENT_COLOR, opacity=0.15, line_width=0, layer="below",
+                          annotation_text=f"#{inc['id']} {inc['title']}"[:40], annotation_position="top left")
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=f"time ({tz})"),
+                      yaxis=dict(title=metric), legend=dict(orientation="h", y=1.02, yanchor="bottom"))
+    return fig
