@@ -208,9 +208,14 @@ def bench_detect(scale: float, scratch: Path) -> list[dict]:
         ts = r["bucket"].to_numpy()
         x = r[metric].to_numpy(dtype=float)
         inc = truth["incidents"][0] if truth["incidents"] else None
-        for name in detect.DETECTORS:
+        kn = {"decline_rate": ("n_decline", "n"), "false_positive_rate": ("n_false_positive", "n_legit"),
+              "conversion": ("n_complete", "n_start")}[metric]
+        for name in [*detect.DETECTORS, "binomial"]:
             t1 = time.perf_counter()
-            alerts = detect.score(name, x, ts) >= 0.5
+            if name == "binomial":
+                alerts = detect.binomial(r[kn[0]].to_numpy(), r[kn[1]].to_numpy()) >= 0.5
+            else:
+                alerts = detect.score(name, x, ts) >= 0.5
             seconds = time.perf_counter() - t1
             warm = ts >= ts[0] + np.timedelta64(1, "D")  # one day to learn
             row = {"scenario": scenario, "series": f"{flow} {metric} per minute", "detector": name,

@@ -275,6 +275,13 @@ def cmd_demo(args) -> int:
     live = LiveFeed(scn, settings.inbox_dir(db), seed=truth["seed"], scale=truth["scale"],
                     t_start=max(t1, time.time()))
     live.prime(t0, t1)
+    from app.notify.logreceiver import LogReceiver
+    if not any(os.environ.get(v) for v in ("WARROOM_SLACK_WEBHOOK_URL", "WARROOM_WEBHOOK_URL",
+                                           "WARROOM_PAGERDUTY_ROUTING_KEY")):
+        receiver = LogReceiver(db.with_name("notifications.log")).start()
+        os.environ["WARROOM_SLACK_WEBHOOK_URL"] = receiver.url + "/slack"
+        os.environ["WARROOM_WEBHOOK_URL"] = receiver.url + "/webhook"
+        print(f"no alert channel configured: notifications go to {receiver.log_path} (a local receiver)")
     return serve(db, args.host or settings.get("host"), args.port or settings.get("port"), live=live)
 
 

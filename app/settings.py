@@ -90,9 +90,39 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
+_secrets_cache: dict[Path, tuple[float, dict]] = {}
+
+
+def _from_secrets(s: Setting) -> str | None:
+    """A setting from .streamlit/secrets.toml: top-level `WARROOM_X = "..."` or `[warroom] x = "..."`."""
+    import tomllib
+    for f in secrets_files():
+        try:
+            mtime = f.stat().st_mtime
+        except OSError:
+            continue
+        cached = _secrets_cache.get(f)
+        if cached is None or cached[0] != mtime:
+            try:
+                cached = (mtime, tomllib.loads(f.read_text()))
+            except (OSError, ValueError):
+                cached = (mtime, {})
+            _secrets_cache[f] = cached
+        data = cached[1]
+        if s.env in data:
+            return str(data[s.env])
+        section = data.get("warroom")
+        if isinstance(section, dict) and s.name in section:
+            return str(section[s.name])
+    return None
+
+
 def get(name: str) -> Any:
+    """The environment variable, else .streamlit/secrets.toml, else the default."""
     s = SETTINGS[name]
     raw = os.environ.get(s.env)
+    if raw is None or raw == "":
+        raw = _from_secrets(s)
     if raw is None or raw == "":
         raw = s.default
     return s.parse(raw)

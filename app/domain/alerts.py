@@ -39,6 +39,17 @@ DENOMINATOR = {"false_positive_rate": "n_legit", "decline_rate": "n", "review_ra
                "conversion": "n_start", "bounce_rate": "n_view", "tickets_per_hour": None, "survey_score": "n_surveys"}
 
 
+COUNTS = {"false_positive_rate": ("n_false_positive", "n_legit"), "decline_rate": ("n_decline", "n"),
+          "review_rate": ("n_review", "n"), "conversion": ("n_complete", "n_start")}
+
+
+def _anomaly_scores(r: pd.DataFrame, metric: str, params: dict) -> np.ndarray:
+    if params.get("detector") == "binomial":
+        k, n = COUNTS[metric]
+        return detect.binomial(r[k].to_numpy(), r[n].to_numpy())
+    return detect.score(params.get("detector", detect.DEFAULT), r[metric].to_numpy(dtype=float), r["bucket"].to_numpy())
+
+
 class RuleError(ValueError):
     pass
 
@@ -70,8 +81,10 @@ def validate(*, name: str, kind: str, metric: str, filters: dict, params: dict, 
                              or params.get("direction") not in ("up", "down")
                              or not isinstance(params.get("change"), (int, float)) or params["change"] <= 0):
         raise RuleError("a change rule needs baseline last_week|trailing_24h, direction up|down and change > 0")
-    if kind == "anomaly" and params.get("detector", detect.DEFAULT) not in detect.DETECTORS:
-        raise RuleError(f"unknown detector; expected one of: {', '.join(detect.DETECTORS)}")
+    if kind == "anomaly" and params.get("detector", detect.DEFAULT) not in (*detect.DETECTORS, "binomial"):
+        raise RuleError(f"unknown detector; expected one of: {', '.join(detect.DETECTORS)}, binomial")
+    if kind == "anomaly" and params.get("detector") == "binomial" and metric not in COUNTS:
+        raise RuleError(f"the binomial detector needs a rate of counted events: {', '.join(COUNTS)}")
     if kind == "composite" and not params.get("all"):
         raise RuleError("a composite rule lists the rules that must all fire: params {'all': [names]}")
     for key in ("window_minutes", "for_minutes", "minutes"):
@@ -98,6 +111,20 @@ def create_rule(store: Store, *, actor: Actor, name: str, kind: str, metric: str
                                action=json.dumps(action) if action else None, at=utcnow())
 
 
+def update_rule(store: Store, *, actor: Actor, name: str, params: dict, severity: str, enabled: bool,
+                runbook: str | None = None, action: dict | None = None) -> None:
+    """Change an existing rule's parameters, severity, action, runbook or switch it off (admin)."""
+    require(actor, "admin", "edit alert rules")
+    r = sql.rule_by_name(store.cursor(), name)
+    if r is None:
+        raise RuleError(f"no rule {name!r}")
+    validate(name=name, kind=r["kind"], metric=r["metric"], filters=json.loads(r["filters"]), params=params,
+             severity=severity, action=action)
+    with store.write() as w:
+        sql.update_rule(w, r["id"], params=json.dumps(params, sort_keys=True), severity=severity, runbook=runbook,
+                        action=json.dumps(action) if action else None, enabled=enabled, at=utcnow())
+
+
 DEFAULT_RULES = [
     dict(name="Deposit false positives above 8% for 5 minutes", kind="threshold", metric="false_positive_rate",
          filters={"flow": "deposit"}, severity="SEV1",
@@ -109,6 +136,9 @@ DEFAULT_RULES = [
          filters={"flow": "withdrawal"}, severity="SEV2",
          params={"baseline": "last_week", "direction": "up", "change": 0.2, "window_minutes": 15, "for_minutes": 0,
                  "min_events": 50}),
+    dict(name="Withdrawal decline spike", kind="anomaly", metric="decline_rate", filters={"flow": "withdrawal"},
+         severity="SEV1", params={"detector": "binomial", "threshold": 0.5, "bucket": "1m", "history_days": 2},
+         action={"type": "rollback", "feature": "withdrawal_risk_score"}),
     dict(name="Deposit conversion anomaly", kind="anomaly", metric="conversion", filters={"flow": "deposit"},
          severity="SEV2", params={"detector": detect.DEFAULT, "threshold": 0.5, "bucket": "15m", "history_days": 8}),
     dict(name="No deposit data for 10 minutes", kind="no_data", metric="", filters={"flow": "deposit"},
@@ -126,6 +156,13 @@ def seed_default_rules(store: Store) -> int:
             create_rule(store, actor=SYSTEM, **r)
             added += 1
     return added
+
+
+def get_rule(store: Store, name: str) -> dict:
+    r = sql.rule_by_name(store.cursor(), name)
+    if r is None:
+        raise RuleError(f"no rule {name!r}")
+    return r
 
 
 def rules(store: Store) -> pd.DataFrame:
@@ -156,7 +193,7 @@ def _value(store: Store, rule: dict, filters: dict, params: dict, now: datetime)
             return float("nan"), None, False
         r = metrics.add_funnel_rates(metrics.add_decision_rates(counts))
         x = r[metric].to_numpy(dtype=float)
-        scores = detect.score(params.get("detector", detect.DEFAULT), x, r["bucket"].to_numpy())
+        scores = _anomaly_scores(r, metric, params)
         last_complete = r["bucket"].iloc[-1] + timedelta(minutes=minutes) <= end
         i = -1 if last_complete else -2
         return float(x[i]), float(scores[i]), bool(scores[i] >= params.get("threshold", 0.5))
@@ -341,7 +378,7 @@ def backtest(store: Store, *, kind: str, metric: str, filters: dict, params: dic
     if kind == "anomaly":
         r = metrics.add_funnel_rates(metrics.add_decision_rates(c.reset_index()))
         value = r[metric].to_numpy(dtype=float)
-        score = detect.score(params.get("detector", detect.DEFAULT), value, r["bucket"].to_numpy())
+        score = _anomaly_scores(r, metric, params)
         cond = score >= params.get("threshold", 0.5)
         out = pd.DataFrame({"bucket": r["bucket"], "value": value, "baseline": score, "condition": cond})
     else:

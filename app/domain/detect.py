@@ -14,6 +14,9 @@ z^2 / (z^2 + 16), so z = 4 is 0.5 and the score saturates towards 1.
   with the same time of week on previous weeks (up to 4) once available, plus
   the recent level shift; the spread is the MAD of recent residuals. Falls back
   to `robust_z` until a day of history exists.
+- `binomial` (`binomial(k, n)`, for rates of counted events): how unlikely the
+  last 3 samples' k/n is under the previous day's rate; used by anomaly rules on
+  rate metrics, whose per-minute values are too sparse for the z-scores.
 - `seasonal_robust` (default): the larger of `seasonal` and a fast `robust_z`
   over 30 samples (alerting at z = 6), so sudden steps are caught within
   minutes while the daily rhythm does not alarm.
@@ -136,6 +139,39 @@ def seasonal_robust(values: np.ndarray, ts: np.ndarray) -> np.ndarray:
     # The fast step detector's z is damped by 1.5 (it alerts at z = 6): its 30-sample
     # spread estimate is noisy, and the seasonal part handles the subtle breaks.
     return np.maximum(seasonal(values, ts), robust_z(values, ts, window=30, damp=1.5))
+
+
+def binomial(k: np.ndarray, n: np.ndarray, *, window: int = 3, baseline: int = 1440, p_floor: float = 1e-4,
+             l_half: float = 8.0) -> np.ndarray:
+    """For rates of counted events (k of n per sample: declines of decisions, completes of
+    starts): how unlikely the last `window` samples' k/n is under the rate of the
+    `baseline` samples before them, two-sided, normal approximation with continuity
+    correction. Score = L / (L + 8) with L = -log10(p), so p = 1e-8 scores 0.5.
+    Causal: sample t uses samples up to t."""
+    import math
+
+    k = np.nan_to_num(np.asarray(k, dtype=float))
+    n = np.nan_to_num(np.asarray(n, dtype=float))
+    ck, cn = np.concatenate([[0.0], np.cumsum(k)]), np.concatenate([[0.0], np.cumsum(n)])
+    out = np.zeros(len(k))
+    for t in range(len(k)):
+        w0 = max(0, t + 1 - window)
+        b0 = max(0, w0 - baseline)
+        bn = cn[w0] - cn[b0]
+        if bn < 50:  # not enough history to know the rate
+            continue
+        p0 = min(max((ck[w0] - ck[b0]) / bn, p_floor), 1 - p_floor)
+        K, N = ck[t + 1] - ck[w0], cn[t + 1] - cn[w0]
+        if N <= 0:
+            continue
+        sd = math.sqrt(N * p0 * (1 - p0))
+        z = (abs(K - N * p0) - 0.5) / sd
+        if z <= 0:
+            continue
+        pval = max(0.5 * math.erfc(z / math.sqrt(2)), 1e-300)
+        L = -math.log10(pval)
+        out[t] = L / (L + l_half)
+    return out
 
 
 @dataclass(frozen=True)

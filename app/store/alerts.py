@@ -28,6 +28,11 @@ def rule_by_name(cur, name: str) -> dict | None:
     return _row(cur, f"SELECT {', '.join(RULE_COLS)} FROM alert_rules WHERE name = ?", [name])
 
 
+def update_rule(w, rule_id: int, *, params: str, severity: str, runbook, action, enabled: bool, at) -> None:
+    w.execute("UPDATE alert_rules SET params = ?, severity = ?, runbook = ?, action = ?, enabled = ?, updated_at = ? "
+              "WHERE id = ?", [params, severity, runbook, action, enabled, at, rule_id])
+
+
 def set_armed(w, rule_id: int, armed: bool) -> None:
     w.execute("UPDATE alert_rules SET action_armed = ? WHERE id = ?", [armed, rule_id])
 

@@ -22,7 +22,7 @@ def astore(tmp_path, crash_db, crash_data, monkeypatch):
     monkeypatch.setenv("WARROOM_FLAGS_FILE", str(tmp_path / "flags.json"))
     s = Store(path)
     flags.seed_simulator_features(s)
-    assert alerts.seed_default_rules(s) == 5
+    assert alerts.seed_default_rules(s) == 6
     start = datetime.fromisoformat(crash_data[1]["incidents"][0]["start"].replace("Z", ""))
     yield s, start, r
     s.close()

@@ -42,3 +42,17 @@ def test_missing_values_score_zero_and_unknown_detector():
     with pytest.raises(KeyError, match="unknown detector 'magic'"):
         detect.score("magic", x, ts)
     assert detect.episodes(np.array([0, 1, 1, 0, 1], dtype=bool)) == 2
+
+
+def test_binomial_on_counted_events():
+    rng = np.random.default_rng(4)
+    n = rng.poisson(25, 4 * 1440).astype(float)
+    k = rng.binomial(n.astype(int), 0.015).astype(float)
+    calm = detect.binomial(k, n) >= 0.5
+    assert detect.episodes(calm) == 0  # four calm days of ~25 decisions a minute at 1.5%
+    start = 3 * 1440
+    k2 = k.copy()
+    k2[start:] = rng.binomial(n[start:].astype(int), 0.21)
+    s = detect.binomial(k2, n)
+    assert int(np.argmax(s[start:] >= 0.5)) <= 3  # the decline spike within 3 minutes
+    assert np.allclose(detect.binomial(k2[:start + 2], n[:start + 2]), s[:start + 2])  # causal

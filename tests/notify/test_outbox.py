@@ -123,3 +123,18 @@ def test_gives_up_after_the_age_limit_and_4xx_fails_at_once(store, receiver, mon
     monkeypatch.setenv("WARROOM_SLACK_WEBHOOK_URL", receiver.url + "/nowhere")  # the receiver answers 400
     outbox.enqueue(store, event(alert_id=2), channels=["slack"], at=T0 + timedelta(minutes=11))
     assert outbox.deliver_due(store, now=T0 + timedelta(minutes=11)) == [(2, "failed: HTTP 400")]
+
+
+def test_demo_log_receiver_records_deliveries(store, tmp_path, monkeypatch):
+    import json as _json
+    from app.notify.logreceiver import LogReceiver
+    r = LogReceiver(tmp_path / "notifications.log").start()
+    try:
+        monkeypatch.setenv("WARROOM_SLACK_WEBHOOK_URL", r.url + "/slack")
+        monkeypatch.setenv("WARROOM_WEBHOOK_URL", r.url + "/webhook")
+        outbox.enqueue(store, event(), at=T0)
+        assert outbox.deliver_due(store, now=T0) == [(1, "sent"), (2, "sent")]
+        lines = [_json.loads(x) for x in (tmp_path / "notifications.log").read_text().splitlines()]
+        assert [x["channel"] for x in lines] == ["slack", "webhook"] and lines[0]["delivery"] == "1"
+    finally:
+        r.stop()

@@ -14,7 +14,7 @@ def test_alerts_page_rules_ack_silence_and_new_rule(app_store, tmp_path, monkeyp
     at = open_page("ui/pages/alerts.py", {})
     assert at.info[0].value == "No alert rules yet."
     next(b for b in at.button if b.label.startswith("Add the default rules")).click().run()
-    assert len([d for d in at.dataframe if "armed" in d.value.columns][0].value) == 5
+    assert len([d for d in at.dataframe if "armed" in d.value.columns][0].value) == 6
     from datetime import datetime
     start = datetime.fromisoformat(crash_data[1]["incidents"][0]["start"].replace("Z", ""))
     for m in range(7):
@@ -43,4 +43,33 @@ def test_alerts_page_rules_ack_silence_and_new_rule(app_store, tmp_path, monkeyp
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert fig["data"][0]["name"] == "conversion"
     next(b for b in at.button if b.label == "Save rule").click().run()
-    assert s.scalar("SELECT count(*) FROM alert_rules") == 6
+    assert s.scalar("SELECT count(*) FROM alert_rules") == 7
+
+
+def test_admin_edits_a_rule_with_validation(app_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("WARROOM_FLAGS_FILE", str(tmp_path / "flags.json"))
+    s = runtime.open_store(app_store)
+    alerts.seed_default_rules(s)
+    at = open_page("ui/pages/alerts.py", {})
+    at.selectbox(key="history_rule").set_value("No deposit data for 10 minutes").run()
+    rid = s.scalar("SELECT id FROM alert_rules WHERE name = 'No deposit data for 10 minutes'")
+    at.text_area(key=f"edit_params_{rid}").set_value('{"minutes": 99999}')
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert any("minutes is a whole number of minutes from 0 to 10080" in w.value for w in at.warning), [w.value for w in at.warning] + [e.value for e in at.exception]
+    at.text_area(key=f"edit_params_{rid}").set_value('{"minutes": 30}')
+    at.checkbox(key=f"edit_enabled_{rid}").uncheck()
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert s.fetchall("SELECT params, enabled FROM alert_rules WHERE id = ?", [rid]) == [('{"minutes": 30}', False)]
+
+
+def test_settings_come_from_secrets_toml_when_not_in_the_environment(tmp_path, monkeypatch):
+    from app import settings
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WARROOM_SLACK_WEBHOOK_URL", raising=False)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('WARROOM_SLACK_WEBHOOK_URL = "http://127.0.0.1:1/slack"\n'
+                                                          '[warroom]\npagerduty_routing_key = "from-secrets"\n')
+    assert settings.get("slack_webhook_url") == "http://127.0.0.1:1/slack"
+    assert settings.get("pagerduty_routing_key") == "from-secrets"
+    monkeypatch.setenv("WARROOM_SLACK_WEBHOOK_URL", "http://127.0.0.1:2/slack")
+    assert settings.get("slack_webhook_url") == "http://127.0.0.1:2/slack"  # the environment wins

@@ -52,6 +52,23 @@ if not status.empty:
     name = st.selectbox("Rule", names, key="history_rule")
     rule = status[status["name"] == name].iloc[0]
     st.dataframe(alerts.alert_history(store, int(rule["id"])), hide_index=True, key="history_table")
+    if actor.can("admin"):
+        with st.form("edit_rule"):
+            current = alerts.get_rule(store, name)
+            e_params = st.text_area("Parameters (JSON)", current["params"], key=f"edit_params_{rule['id']}")
+            e_sev = st.selectbox("Severity", list(alerts.SEVERITIES),
+                                 index=list(alerts.SEVERITIES).index(current["severity"]), key=f"edit_sev_{rule['id']}")
+            e_action = st.text_input("Action (JSON, optional)", current["action"] or "", key=f"edit_action_{rule['id']}")
+            e_runbook = st.text_input("Runbook", current["runbook"] or "", key=f"edit_runbook_{rule['id']}")
+            e_enabled = st.checkbox("Enabled", bool(current["enabled"]), key=f"edit_enabled_{rule['id']}")
+            if st.form_submit_button("Save changes"):
+                try:
+                    alerts.update_rule(store, actor=actor, name=name, params=json.loads(e_params), severity=e_sev,
+                                       enabled=e_enabled, runbook=e_runbook or None,
+                                       action=json.loads(e_action) if e_action.strip() else None)
+                    components.flash(f"rule {name!r} updated")
+                except (ValueError, alerts.RuleError, PermissionDenied) as exc:
+                    st.warning(str(exc))
     if actor.can("operator") and rule["action"] and not rule["armed"]:
         if st.button(f"Re-arm the action of {name}", key="rearm"):
             alerts.rearm(store, actor=actor, rule_name=name)
