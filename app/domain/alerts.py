@@ -218,7 +218,22 @@ def _value(store: Store, rule: dict, filters: dict, params: dict, now: datetime)
         return value, base, False
     rel = (value - base) / abs(base)
     cond = rel >= params["change"] if params["direction"] == "up" else rel <= -params["change"]
+    if cond and metric in COUNTS:  # and not just noise: the two rates differ significantly
+        k, n = COUNTS[metric]
+        cond = two_proportion_p(sums[k], sums[n], b[k], b[n]) < params.get("max_p", 1e-4)
     return value, base, bool(cond)
+
+
+def two_proportion_p(k1: float, n1: float, k2: float, n2: float) -> float:
+    """Two-sided p-value that k1/n1 and k2/n2 come from one rate (pooled normal approximation)."""
+    import math
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    p = (k1 + k2) / (n1 + n2)
+    if p <= 0 or p >= 1:
+        return 1.0
+    z = abs(k1 / n1 - k2 / n2) / math.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    return math.erfc(z / math.sqrt(2))
 
 
 def _event(rule: dict, alert: dict, state: str, filters: dict) -> AlertEvent:

@@ -126,3 +126,29 @@ def test_rule_status_lists_state_and_value(astore):
     row = st.loc["Deposit false positives above 8% for 5 minutes"]
     assert row["state"] == "firing" and row["value"] > 0.08 and not row["armed"]
     assert st.loc["No deposit data for 10 minutes", "state"] == "ok"
+
+
+def test_change_rule_needs_a_significant_change():
+    assert alerts.two_proportion_p(6, 375, 5, 375) > 0.5  # +20% of a handful of declines is noise
+    assert alerts.two_proportion_p(80, 375, 6, 375) < 1e-10  # the decline spike is not
+
+
+def test_default_rules_stay_quiet_through_a_calm_week(tmp_path, monkeypatch):
+    from datetime import timezone
+    from app.sim.generator import simulate
+    from app.store.ingest import ingest_tables
+    monkeypatch.setenv("WARROOM_FLAGS_FILE", str(tmp_path / "flags.json"))
+    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    tables, _ = simulate("calm", start, 9, seed=12, scale=0.5)
+    s = Store(tmp_path / "calm.duckdb")
+    for kind, t in tables.items():
+        ingest_tables(s, kind, [(kind, t)])
+    flags.seed_simulator_features(s)
+    alerts.seed_default_rules(s)
+    t0 = start.replace(tzinfo=None) + timedelta(days=8)
+    fired = []
+    for h in range(0, 24 * 7, 3):  # the last 7 of the 8 days, every 3 hours (bounded runtime)
+        now = t0 - timedelta(days=7) + timedelta(hours=h)
+        fired += [x for x in alerts.evaluate(s, now=now) if "firing" in x]
+    assert len(fired) <= len(alerts.DEFAULT_RULES), fired  # at most one per rule in a calm week
+    s.close()
