@@ -11,8 +11,6 @@ flag file is then rewritten under the same writer lock, atomically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from app import settings
+from app.fsutil import atomic_write
 from app.domain.auth import SYSTEM, Actor, require
 from app.store import control
 from app.store.db import Store, utcnow
@@ -379,23 +378,6 @@ def flagd_document(feats: list[dict]) -> dict:
 
 def write_flag_file(store: Store, path: Path | None = None) -> Path:
     """Rewrite the flag file atomically: temp file in the same folder, fsync, rename."""
-    path = Path(path or flags_path())
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = flagd_document(control.all_features(store.cursor()))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-    return path
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    return atomic_write(Path(path or flags_path()), lambda tmp: tmp.write_text(text))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from app.fsutil import atomic_write, fsync_dir
 from app.store.ingest import IngestError, IngestResult, file_format, ingest_files
 from app.store.kinds import kinds
 
@@ -41,17 +42,6 @@ def _unique(dest: Path) -> Path:
         n += 1
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def drop(inbox: Path, kind: str, paths: Sequence[str | Path]) -> Path:
     """Copy files into the inbox as one batch (temporary name, then rename)."""
     folder = inbox / kind
@@ -64,24 +54,16 @@ def drop(inbox: Path, kind: str, paths: Sequence[str | Path]) -> Path:
         shutil.copyfile(p, target)
         with open(target, "rb") as fh:
             os.fsync(fh.fileno())
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     final = folder / f"{name}{BATCH_SUFFIX}"
     os.rename(tmp, final)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return final
 
 
 def write_file(inbox: Path, kind: str, name: str, write: Callable[[Path], None]) -> Path:
     """Write one inbox file through `write(tmp_path)`, then rename it into place."""
-    folder = inbox / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    final = folder / name
-    os.rename(tmp, final)
-    return final
+    return atomic_write(inbox / kind / name, write)
 
 
 @dataclass
