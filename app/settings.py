@@ -93,9 +93,10 @@ SETTINGS: dict[str, Setting] = {
 _secrets_cache: dict[Path, tuple[float, dict]] = {}
 
 
-def _from_secrets(s: Setting) -> str | None:
-    """A setting from .streamlit/secrets.toml: top-level `WARROOM_X = "..."` or `[warroom] x = "..."`."""
+def _secrets() -> list[dict]:
+    """The parsed secrets.toml files that exist, in lookup order (re-read when they change)."""
     import tomllib
+    out = []
     for f in secrets_files():
         try:
             mtime = f.stat().st_mtime
@@ -108,7 +109,13 @@ def _from_secrets(s: Setting) -> str | None:
             except (OSError, ValueError):
                 cached = (mtime, {})
             _secrets_cache[f] = cached
-        data = cached[1]
+        out.append(cached[1])
+    return out
+
+
+def _from_secrets(s: Setting) -> str | None:
+    """A setting from .streamlit/secrets.toml: top-level `WARROOM_X = "..."` or `[warroom] x = "..."`."""
+    for data in _secrets():
         if s.env in data:
             return str(data[s.env])
         section = data.get("warroom")
@@ -145,12 +152,4 @@ def secrets_files() -> list[Path]:
 
 def oidc_configured() -> bool:
     """True when an [auth] section is in a secrets.toml (OpenID Connect sign-in via st.login)."""
-    import tomllib
-    for f in secrets_files():
-        if f.exists():
-            try:
-                if "auth" in tomllib.loads(f.read_text()):
-                    return True
-            except (OSError, ValueError):
-                continue
-    return False
+    return any("auth" in data for data in _secrets())
