@@ -106,10 +106,7 @@ def bench_pages(sizes: list[int], scratch: Path) -> list[dict]:
         end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
         def war_room_numbers():  # the tiles and the chart series: what the raw scan also computes
-            for hours in kpis.tile_hours():
-                (a0, a1), (b0, b1) = kpis.tile_windows(end=end, length=timedelta(hours=hours))
-                queries.window_sums(store, seg, start=a0, end=a1)
-                queries.window_sums(store, seg, start=b0, end=b1)
+            kpis.tile_values(store, seg, end=end)
             s, e, bucket = warroom.chart_range(end=now, window="24h")
             queries.series(store, seg, start=s, end=e, bucket=bucket)
 
@@ -117,12 +114,12 @@ def bench_pages(sizes: list[int], scratch: Path) -> list[dict]:
             queries.newest_event(store, until=now)
             war_room_numbers()
             s, e, bucket = warroom.chart_range(end=now, window="24h")
-            queries.incidents_overlapping(store, start=s, end=e)
+            queries.incidents_overlapping(store, start=s, end=e, flow="deposit")
             queries.flag_changes_between(store, start=s, end=e, features=queries.features_of_flow(store, "deposit"))
             queries.feature_states(store), queries.open_incidents(store), queries.firing_alerts(store)
 
         def war_room_raw():
-            for hours in kpis.tile_hours():
+            for hours in sorted({k.tile_hours for k in kpis.KPIS}):
                 (a0, a1), (b0, b1) = kpis.tile_windows(end=end, length=timedelta(hours=hours))
                 queries.raw_window_counts(store, "deposit", start=a0, end=a1)
                 queries.raw_window_counts(store, "deposit", start=b0, end=b1)

@@ -52,3 +52,14 @@ def drift_table(hist: pd.DataFrame, reference: Sequence[float], cols: Sequence[s
     out["psi"] = [psi(reference, row) for row in hist[list(cols)].to_numpy()]
     out["js_distance"] = [js_distance(reference, row) for row in hist[list(cols)].to_numpy()]
     return out
+
+
+def reference_and_current(ref: pd.DataFrame, days: pd.DataFrame, cols: Sequence[str], *, ref_start, ref_end):
+    """Summed histograms of the reference window and the chosen range. With nothing in the
+    reference window, the range's first day is the reference. Returns (reference, current,
+    ref_start, ref_end)."""
+    cols = list(cols)
+    if ref[cols].to_numpy().sum() == 0 and len(days):
+        ref, ref_start = days.iloc[:1], days["bucket"].iloc[0]
+        ref_end = ref_start + pd.Timedelta(days=1)
+    return ref[cols].sum().tolist(), days[cols].sum().tolist(), ref_start, ref_end

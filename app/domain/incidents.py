@@ -222,6 +222,21 @@ def postmortem(inc: dict) -> dict:
     return {**{k: "" for k in POSTMORTEM_FIELDS}, "action_items": [], **doc}
 
 
+def impact(store: Store, inc: dict, *, now: datetime) -> list[tuple[str, str, str]]:
+    """(KPI, during, before) of the incident's first flow: its window against the same length before it."""
+    from app.domain import kpis
+    from app.store import queries
+    start = inc["started_at"] or inc["detected_at"] or inc["created_at"]
+    end = inc["resolved_at"] or now
+    if end <= start:
+        return []
+    seg = queries.Segment(flow=inc["flows"][0])
+    during = kpis.window_values(store, seg, start=start, end=end)
+    before = kpis.window_values(store, seg, start=start - (end - start), end=start)
+    return [(f"{inc['flows'][0]} {k.label.lower()}", kpis.fmt(k, during[k.key]), kpis.fmt(k, before[k.key]))
+            for k in kpis.KPIS]
+
+
 def _dur(d: timedelta | None) -> str:
     if d is None:
         return "—"

@@ -10,6 +10,9 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from app.domain import metrics
+from app.store import queries
+from app.store.db import Store
+from app.store.schema import LATENCY_EDGES_MS
 
 WEEK = timedelta(days=7)
 
@@ -121,10 +124,20 @@ def tile_windows(*, end: datetime, length: timedelta = timedelta(hours=1)) -> tu
     return (end - length, end), (end - length - WEEK, end - WEEK)
 
 
-def tile_hours() -> list[int]:
-    return sorted({k.tile_hours for k in KPIS})
+def window_values(store: Store, seg: queries.Segment, *, start: datetime, end: datetime) -> dict[str, float]:
+    """Every KPI's value for one segment over [start, end)."""
+    hours = (end - start).total_seconds() / 3600
+    return values(queries.window_sums(store, seg, start=start, end=end), hours=hours, latency_edges=LATENCY_EDGES_MS)
 
 
-def pick_values(by_hours: dict[int, dict[str, float]]) -> dict[str, float]:
-    """Each KPI's value from the window length its tile uses."""
-    return {k.key: by_hours[k.tile_hours][k.key] for k in KPIS}
+def tile_values(store: Store, seg: queries.Segment, *, end: datetime) -> tuple[dict[str, float], dict[str, float]]:
+    """The tiles' values up to `end` and one week earlier, each KPI over its tile's window."""
+    now, before = {}, {}
+    for hours in sorted({k.tile_hours for k in KPIS}):
+        (a0, a1), (b0, b1) = tile_windows(end=end, length=timedelta(hours=hours))
+        cur = window_values(store, seg, start=a0, end=a1)
+        old = window_values(store, seg, start=b0, end=b1)
+        for k in KPIS:
+            if k.tile_hours == hours:
+                now[k.key], before[k.key] = cur[k.key], old[k.key]
+    return now, before

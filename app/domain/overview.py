@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -94,6 +93,3 @@ def _age(delta: timedelta) -> str:
         return f"{s / 3600:.1f} h"
     return f"{s / 86400:.1f} days"
 
-
-def is_nan(x: float) -> bool:
-    return isinstance(x, float) and math.isnan(x)

@@ -193,9 +193,6 @@ def window_sums(store: Store, seg: Segment, *, start: datetime, end: datetime) -
     t = cur.execute("SELECT coalesce(sum(n_opened), 0)::BIGINT FROM rollup_tickets WHERE flow = ? "
                     "AND minute >= ? AND minute < ?", [seg.flow, start, end]).fetchall()[0]
     out["n_tickets"] = t[0]
-    out["resolution_seconds"] = [r[0] for r in cur.execute(
-        "SELECT epoch(resolved_at) - epoch(opened_at) FROM tickets WHERE flow = ? AND opened_at >= ? "
-        f"AND opened_at < ? AND resolved_at IS NOT NULL LIMIT {_limit()}", [seg.flow, start, end]).fetchall()]
     s = cur.execute("SELECT coalesce(sum(n), 0)::BIGINT, coalesce(sum(score_sum), 0)::BIGINT, "
                     "coalesce(sum(n_promoters), 0)::BIGINT, coalesce(sum(n_detractors), 0)::BIGINT "
                     "FROM rollup_surveys WHERE flow = ? AND minute >= ? AND minute < ?", [seg.flow, start, end]).fetchall()[0]
@@ -289,13 +286,17 @@ def feature_states(store: Store) -> pd.DataFrame:
                        f"FROM features ORDER BY flow, feature LIMIT {_limit()}")
 
 
-def incidents_overlapping(store: Store, *, start: datetime, end: datetime) -> pd.DataFrame:
-    """Incidents whose [started_at or detected_at, resolved_at or now] overlaps [start, end)."""
+def incidents_overlapping(store: Store, *, start: datetime, end: datetime, flow: str | None = None) -> pd.DataFrame:
+    """Incidents whose [started_at or detected_at, resolved_at or now] overlaps [start, end)
+    (only those affecting `flow`, when given)."""
     _check_range(start, end)
+    where, params = "", [end, start]
+    if flow is not None:
+        where, params = " AND list_contains(flows, ?)", [end, start, flow]
     return store.query(
         "SELECT id, title, severity, status, flows, features, coalesce(started_at, detected_at, created_at) AS began, "
         "resolved_at FROM incidents WHERE coalesce(started_at, detected_at, created_at) < ? "
-        f"AND (resolved_at IS NULL OR resolved_at >= ?) ORDER BY began LIMIT {_limit()}", [end, start])
+        f"AND (resolved_at IS NULL OR resolved_at >= ?){where} ORDER BY began LIMIT {_limit()}", params)
 
 
 def open_incidents(store: Store) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import streamlit as st
 
 from app import runtime
-from app.domain import alerts, kpis
+from app.domain import alerts, detect, kpis
 from app.domain.auth import PermissionDenied
 from app.notify import outbox
 from app.store import queries
@@ -128,7 +128,7 @@ if actor.can("admin"):
         days = st.slider("Backtest over the last (days)", 1, 30, 7, key="bt_days")
         bt = alerts.backtest(store, kind=kind, metric=metric, filters={"flow": flow}, params=params,
                              start=end - timedelta(days=days), end=end)
-        episodes = int((bt["firing"].astype(int).diff() == 1).sum() + (1 if len(bt) and bt["firing"].iloc[0] else 0))
+        episodes = detect.episodes(bt["firing"].to_numpy(dtype=bool))
         st.caption(f"Backtest: the rule would have fired {episodes} time(s) in the last {days} days "
                    "(red); incidents in amber.")
         st.plotly_chart(charts.rule_backtest(bt, metric=metric, tz=tz,

@@ -5,9 +5,9 @@ import streamlit as st
 
 from app import runtime
 from app.domain import flags
-from app.domain import incidents as inc
 from app.domain.auth import PermissionDenied
 from app.domain.warroom import feature_state_text
+from app.store import queries
 from app.ui import auth, components
 
 store = runtime.store()
@@ -28,8 +28,7 @@ if not actor.can("operator"):
     st.info(f"You are signed in as {actor.name} ({actor.role}): you can read everything here; "
             "operators change flags.")
 
-open_incidents = inc.list_all(store)
-open_incidents = open_incidents[open_incidents["resolved_at"].isna()]
+open_incidents = queries.open_incidents(store)
 incident_choices = {"(none)": None} | {f"#{r['id']} {r['severity']} {r['title']}": int(r["id"])
                                        for _, r in open_incidents.iterrows()}
 

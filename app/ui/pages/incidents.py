@@ -7,11 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from app import runtime, settings
-from app.domain import flags, incidents as inc, kpis, messages
+from app.domain import flags, incidents as inc, messages
 from app.domain.auth import PermissionDenied
-from app.store import queries
 from app.store.db import utcnow
-from app.store.schema import LATENCY_EDGES_MS
 from app.ui import auth, components
 
 store = runtime.store()
@@ -114,18 +112,7 @@ st.subheader("Timeline")
 st.dataframe(tl.assign(ts=[components.local_time(t, tz) for t in tl["ts"]]), hide_index=True, key="timeline")
 
 # -- impact (from data) and postmortem ---------------------------------------------------
-start = i["started_at"] or i["detected_at"] or i["created_at"]
-end = i["resolved_at"] or now
-impact = []
-if end > start:
-    seg = queries.Segment(flow=i["flows"][0])
-    hours = (end - start).total_seconds() / 3600
-    during = kpis.values(queries.window_sums(store, seg, start=start, end=end), hours=hours,
-                         latency_edges=LATENCY_EDGES_MS)
-    before = kpis.values(queries.window_sums(store, seg, start=start - (end - start), end=start), hours=hours,
-                         latency_edges=LATENCY_EDGES_MS)
-    impact = [(f"{i['flows'][0]} {k.label.lower()}", kpis.fmt(k, during[k.key]), kpis.fmt(k, before[k.key]))
-              for k in kpis.KPIS]
+impact = inc.impact(store, i, now=now)
 st.subheader("Postmortem")
 pm = inc.postmortem(i)
 if actor.can("operator"):

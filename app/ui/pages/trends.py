@@ -92,10 +92,8 @@ if mode == "incident vs baseline":
     incident_window = (chosen["began"], chosen["resolved_at"] if chosen["resolved_at"] is not None
                        and str(chosen["resolved_at"]) != "NaT" else rng.end)
 (a0, a1), (b0, b1) = trends.comparison_windows(mode, end=rng.end, incident=incident_window)
-va = kpis.values(queries.window_sums(store, seg, start=a0, end=a1), hours=(a1 - a0).total_seconds() / 3600,
-                 latency_edges=LATENCY_EDGES_MS)
-vb = kpis.values(queries.window_sums(store, seg, start=b0, end=b1), hours=(b1 - b0).total_seconds() / 3600,
-                 latency_edges=LATENCY_EDGES_MS)
+va = kpis.window_values(store, seg, start=a0, end=a1)
+vb = kpis.window_values(store, seg, start=b0, end=b1)
 table = trends.compare(va, vb)
 st.dataframe(table[["kpi", "period_a_text", "period_b_text"]], hide_index=True, key="tr_compare_table",
              column_config={"kpi": "KPI",
@@ -120,10 +118,8 @@ else:
                                    end=ref_end, bucket="1d")
     days = queries.score_histograms(store, feature=health_feature, model_version=version, start=rng.start,
                                     end=rng.end, bucket="1d")
-    if ref[SCORE_COLS].to_numpy().sum() == 0 and len(days):  # nothing before the range: its first day
-        ref, ref_start, ref_end = days.iloc[:1], days["bucket"].iloc[0], days["bucket"].iloc[0] + timedelta(days=1)
-    reference = ref[SCORE_COLS].sum().tolist()
-    current = days[SCORE_COLS].sum().tolist()
+    reference, current, ref_start, ref_end = drift.reference_and_current(ref, days, SCORE_COLS,
+                                                                         ref_start=ref_start, ref_end=ref_end)
     st.caption(f"{health_feature} {version or '(all versions)'}: scores in the range against the reference window "
                f"{components.local_time(ref_start, tz)} – {components.local_time(ref_end, tz)}.")
     labels = [f"{i / 10:.1f}–{(i + 1) / 10:.1f}" for i in range(len(SCORE_COLS))]

@@ -10,7 +10,6 @@ from app import runtime, settings
 from app.domain import kpis, overview, warroom
 from app.store import queries
 from app.store.db import utcnow
-from app.store.schema import LATENCY_EDGES_MS
 from app.ui import charts, components
 
 store = runtime.store()
@@ -59,15 +58,7 @@ def live() -> None:
                + (f" · newest event {components.local_time(stale.newest, tz)}" if stale.newest else ""))
 
     seg = queries.Segment(flow=flow)
-    cur, old = {}, {}
-    for hours in kpis.tile_hours():
-        (a0, a1), (b0, b1) = kpis.tile_windows(end=now.replace(second=0, microsecond=0) + timedelta(minutes=1),
-                                               length=timedelta(hours=hours))
-        cur[hours] = kpis.values(queries.window_sums(store, seg, start=a0, end=a1), hours=hours,
-                                 latency_edges=LATENCY_EDGES_MS)
-        old[hours] = kpis.values(queries.window_sums(store, seg, start=b0, end=b1), hours=hours,
-                                 latency_edges=LATENCY_EDGES_MS)
-    cur, old = kpis.pick_values(cur), kpis.pick_values(old)
+    cur, old = kpis.tile_values(store, seg, end=now.replace(second=0, microsecond=0) + timedelta(minutes=1))
     firing = queries.firing_alerts(store)
     tiles = kpis.tiles(cur, old, kpis.alert_states(firing, flow))
     st.caption("Tiles: the last hour (survey score: the last 24 hours), against the same window one week earlier.")
@@ -80,8 +71,7 @@ def live() -> None:
 
     start, end, bucket = warroom.chart_range(end=now, window=window)
     counts = queries.series(store, seg, start=start, end=end, bucket=bucket)
-    incidents = queries.incidents_overlapping(store, start=start, end=end)
-    incidents = incidents[[flow in list(f) for f in incidents["flows"]]] if len(incidents) else incidents
+    incidents = queries.incidents_overlapping(store, start=start, end=end, flow=flow)
     features = queries.features_of_flow(store, flow)
     markers = warroom.flag_markers(queries.flag_changes_between(store, start=start, end=end, features=features))
     fig = charts.fp_vs_conversion(overview.series(counts), tz=tz, flow=flow, incidents=incidents,
