@@ -101,21 +101,6 @@ def cmd_ingest(args) -> int:
 
 
 # --------------------------------------------------------------------------- simulate
-def _write_kind(table, path: Path, fmt: str) -> None:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-    if fmt == "csv":
-        pacsv.write_csv(table, path)
-    elif fmt == "parquet":
-        pq.write_table(table, path)
-    else:
-        import duckdb
-        con = duckdb.connect()
-        con.register("t", table)
-        con.execute(f"COPY (SELECT * FROM t) TO '{path}' (FORMAT json)")
-        con.close()
-
-
 def load_simulated(db: Path, tables: dict, *, source: str) -> list:
     """Load simulated tables into the store (or its server's inbox when held)."""
     from app.store import inbox
@@ -139,6 +124,7 @@ def cmd_simulate(args) -> int:
     from app.sim.generator import simulate, write_truth
     from app.sim.live import LiveFeed
     from app.sim.scenarios import SCENARIOS, get_scenario
+    from app.store.files import write_table
 
     if args.scenario not in SCENARIOS:
         print(f"error: unknown scenario {args.scenario!r}; expected one of: {', '.join(SCENARIOS)}",
@@ -156,7 +142,7 @@ def cmd_simulate(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         ext = {"csv": "csv", "parquet": "parquet", "ndjson": "ndjson"}[args.format]
         for kind, table in tables.items():
-            _write_kind(table, out / f"{kind}.{ext}", args.format)
+            write_table(table, out / f"{kind}.{ext}", args.format)
         write_truth(out / "truth.json", truth)
         print(f"wrote {', '.join(f'{v} {k}' for k, v in rows.items())} rows and truth.json to {out} "
               f"({time.perf_counter() - t0:.1f} s)")
@@ -193,8 +179,9 @@ def sign_in_configured(db: Path) -> bool:
     from app.store.db import Store, probe_lock
     if not db.exists() or probe_lock(db):
         return False
+    from app.domain.accounts import has_accounts
     with Store(db) as s:
-        return bool(s.scalar("SELECT count(*) FROM users"))
+        return has_accounts(s)
 
 
 def serve(db: Path, host: str, port: int, *, live=None, headless: bool = True) -> int:
@@ -248,13 +235,14 @@ def cmd_demo(args) -> int:
     from app.sim.live import LiveFeed
     from app.sim.scenarios import get_scenario
     from app.store.db import Store
+    from app.store.queries import has_decisions
 
     db = _db_path(args)
     truth_path = db.with_name(db.stem + "-truth.json")
     empty = True
     if db.exists():
         with Store(db) as s:
-            empty = not s.scalar("SELECT count(*) FROM decisions")
+            empty = not has_decisions(s)
     if empty or not truth_path.exists():
         start = _parse_start(None, DEMO_DAYS)
         t0 = time.perf_counter()

@@ -68,6 +68,10 @@ def newest_event(store: Store, *, until: datetime | None = None) -> datetime | N
     return out
 
 
+def has_decisions(store: Store) -> bool:
+    return bool(store.scalar("SELECT count(*) FROM decisions"))
+
+
 def freshness(store: Store, *, now: datetime) -> pd.DataFrame:
     """Per input kind: newest event time, rows in the hour before `now`, rows in all."""
     parts = []
