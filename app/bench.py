@@ -260,6 +260,11 @@ def run(args) -> int:
                 print(f"{r['scenario']:30} {r['series']:38} {r['detector']:16} {delay:>9} {fa:>14} "
                       f"{r['seconds']:>6.2f}s")
             print("targets: decline-spike within 3 minutes; at most one false alarm per calm week per rule")
+        elif args.what == "roi":
+            from app import bench_roi
+            print(f"simulating {args.incidents} incidents with known injected effects ...", flush=True)
+            bench_roi.report(bench_roi.bench_roi(incidents=args.incidents, per_run=8, seed=args.seed,
+                                                 scratch=scratch))
         elif args.what == "pages":
             sizes = [int(float(x.rstrip("Mm")) * 1_000_000) if x[-1] in "Mm" else int(x)
                      for x in args.sizes.split(",")]

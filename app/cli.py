@@ -373,6 +373,65 @@ def cmd_backtest(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- roi / report
+def _open_store(args):
+    """The store for a read-only command, or an error message (missing file, held by a server)."""
+    from app.store.db import Store, StoreLocked
+    db = _db_path(args)
+    if not db.exists():
+        return None, f"error: no store at {db}"
+    try:
+        return Store(db, read_only=True), None
+    except StoreLocked as exc:
+        return None, (f"error: {exc}; a running server holds the store: use its ROI pages "
+                      "(the quarter page has the board-report download), or stop it first")
+
+
+def _parse_time(name: str, text: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"{name}: {text!r} is not an ISO date or time (e.g. 2026-11-01T00:00:00Z)")
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def cmd_roi(args) -> int:
+    from app.domain import incidents, roi
+    from app.store.db import utcnow
+    from app.store.queries import newest_event
+
+    if (args.incident is None) == (args.flow is None):
+        print("error: give --incident ID, or --flow F --start T --end T", file=sys.stderr)
+        return EXIT_INVALID
+    if args.flow is not None and not (args.start and args.end):
+        print("error: --flow needs --start and --end", file=sys.stderr)
+        return EXIT_INVALID
+    store, err = _open_store(args)
+    if store is None:
+        print(err, file=sys.stderr)
+        return EXIT_INVALID
+    with store:
+        try:
+            now = newest_event(store) or utcnow()
+            if args.incident is not None:
+                inc = incidents.get(store, args.incident)
+                imp = roi.estimate_incident(store, inc, now=now, flow=args.flow_of_incident)
+            else:
+                imp = roi.estimate(store, flow=args.flow, start=_parse_time("--start", args.start),
+                                   end=_parse_time("--end", args.end))
+        except (roi.RoiError, incidents.IncidentError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+    data = imp.to_json()
+    if args.json:
+        if not args.buckets:
+            data.pop("buckets")
+        print(json.dumps(data, indent=2))
+        return 0
+    print(roi.summary_text(data))
+    return 0
+
+
 def cmd_settings(args) -> int:
     for s in settings.SETTINGS.values():
         print(f"{s.env}={os.environ.get(s.env, s.default)!s}\n    {s.help} (default: {s.default!r})")
@@ -415,7 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="benchmarks (speed targets live here, not in tests)")
-    bench.add_argument("what", choices=["ingest", "pages", "detect"])
+    bench.add_argument("what", choices=["ingest", "pages", "detect", "roi"])
+    bench.add_argument("--incidents", type=int, default=50, help="roi: simulated incidents to estimate")
+    bench.add_argument("--seed", type=int, default=100, help="roi: first seed of the simulated runs")
     bench.add_argument("--scale", type=float, default=3.0, help="detect: simulated traffic multiplier")
     bench.add_argument("--rows", type=int, default=10_000_000, help="ingest: rows in the file")
     bench.add_argument("--sizes", default="1M,10M,50M", help="pages: store sizes in decision events")
@@ -442,6 +503,17 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--threshold", type=float, default=0.5, help="score at or above which a row is an alert")
     bt.add_argument("--list", action="store_true", help="list the detectors")
     bt.set_defaults(func=cmd_backtest)
+
+    r = sub.add_parser("roi", help="what an incident (or any window of a flow) cost, against its counterfactual")
+    r.add_argument("--db")
+    r.add_argument("--incident", type=int, metavar="ID")
+    r.add_argument("--flow-of-incident", metavar="FLOW", help="with --incident: a flow other than its first")
+    r.add_argument("--flow", metavar="F")
+    r.add_argument("--start", metavar="T", help="ISO time (UTC when no offset)")
+    r.add_argument("--end", metavar="T")
+    r.add_argument("--json", action="store_true", help="print the JSON documented in the README")
+    r.add_argument("--buckets", action="store_true", help="with --json: include the per-bucket series")
+    r.set_defaults(func=cmd_roi)
 
     st = sub.add_parser("settings", help="list every setting with its current value")
     st.set_defaults(func=cmd_settings)

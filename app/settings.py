@@ -33,6 +33,17 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _mapping(value: str) -> dict[str, float]:
+    """`name=number,name=number` (spaces allowed) -> {name: number}."""
+    out: dict[str, float] = {}
+    for part in _csv(value):
+        name, sep, num = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected name=number, got {part!r}")
+        out[name.strip()] = float(num)
+    return out
+
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in [
@@ -83,6 +94,18 @@ SETTINGS: dict[str, Setting] = {
                 "Timeout of one notification delivery attempt.", float),
         Setting("outbox_max_age_minutes", "WARROOM_OUTBOX_MAX_AGE_MINUTES", "60",
                 "A notification still undelivered after this long is marked failed.", float),
+        Setting("roi_pre_days", "WARROOM_ROI_PRE_DAYS", "28",
+                "Days before an incident that its counterfactual is fitted on (other incidents' windows left out).", float),
+        Setting("avg_value_usd", "WARROOM_AVG_VALUE_USD", "",
+                "Average value of one completed session per flow, e.g. `deposit=250,loan_application=5000`; "
+                "a flow not listed uses its measured mean completed amount before the incident.", _mapping),
+        Setting("take_rate", "WARROOM_TAKE_RATE", "default=0.01,loan_application=0.03",
+                "Share of completed volume the platform earns, per flow (`default=` for the others).", _mapping),
+        Setting("cost_per_ticket_usd", "WARROOM_COST_PER_TICKET_USD", "8",
+                "Cost of handling one support ticket (USD).", float),
+        Setting("fp_lost_share", "WARROOM_FP_LOST_SHARE", "0.6",
+                "Share of falsely flagged legitimate users (declined or sent to review) who do not complete: "
+                "the model-value page counts them as lost conversions.", float),
         Setting("progress_seconds", "WARROOM_PROGRESS_SECONDS", "2.0",
                 "Ingests expected to take longer than this show a progress bar "
                 "on the terminal.", float),

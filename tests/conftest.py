@@ -53,6 +53,68 @@ def crash_db(tmp_path_factory, crash_data):
     return path
 
 
+ROI_T0 = datetime(2026, 8, 1, tzinfo=timezone.utc)
+ROI_DAYS = 40
+
+
+def _roi_specs():
+    from app.sim.scenarios import HOUR, Injected
+    at = lambda s: datetime.fromisoformat(s + "+00:00").timestamp()  # noqa: E731
+    return [Injected("deposit", at("2026-08-22T14:00:00"), 20 * HOUR, 0.4),
+            Injected("withdrawal", at("2026-08-28T09:00:00"), 6 * HOUR, 0.5),
+            Injected("loan_application", at("2026-09-02T00:00:00"), 48 * HOUR, 0.3)]
+
+
+@pytest.fixture(scope="session")
+def roi_world():
+    """40 days from 2026-08-01 (scale 0.3) with three injected incidents, and the twin without them."""
+    from app.sim.generator import generate
+    from app.sim.scenarios import InjectedIncidents
+    t0 = ROI_T0.timestamp()
+    t1 = t0 + ROI_DAYS * 86400.0
+    specs = _roi_specs()
+    world = generate(InjectedIncidents(t0, t1, 5, specs), t0, t1, seed=5, scale=0.3)
+    twin = generate(InjectedIncidents(t0, t1, 5, specs, strength=0.0), t0, t1, seed=5, scale=0.3,
+                    flows={s.flow for s in specs})
+    return world, twin, specs
+
+
+@pytest.fixture(scope="session")
+def roi_db(tmp_path_factory, roi_world):
+    """A store holding roi_world with the three incidents logged (detected, acknowledged, throttled, resolved)."""
+    from datetime import timedelta
+
+    from app.domain import flags
+    from app.sim.history import log_incident
+    from app.sim.model import FLOW_BY_NAME
+    from app.store.ingest import ingest_tables
+    world, _, specs = roi_world
+    path = tmp_path_factory.mktemp("roi") / "roi.duckdb"
+    with Store(path) as s:
+        for kind, t in world.as_of(ROI_T0.timestamp() + (ROI_DAYS + 7) * 86400.0).items():
+            ingest_tables(s, kind, [(kind, t)], source="test")
+        flags.seed_simulator_features(s)
+        for k, sp in enumerate(specs):
+            start = datetime.fromtimestamp(sp.start, tz=timezone.utc).replace(tzinfo=None)
+            end = start + timedelta(seconds=sp.length)
+            log_incident(s, title=f"{sp.flow} completions fall", flows=[sp.flow],
+                         features=[FLOW_BY_NAME[sp.flow].feature], start=start, end=end,
+                         detect_after=timedelta(minutes=12 + 10 * k), ack_after=timedelta(minutes=8),
+                         mitigate_at=start + (end - start) * 0.6, severity="SEV1" if k == 0 else "SEV2")
+        s.cursor().execute("CHECKPOINT")
+    return path
+
+
+@pytest.fixture
+def roi_store(tmp_path, roi_db):
+    """A private, writable copy of roi_db."""
+    path = tmp_path / "roi.duckdb"
+    shutil.copyfile(roi_db, path)
+    s = Store(path)
+    yield s
+    s.close()
+
+
 @pytest.fixture
 def app_store(tmp_path, crash_db, monkeypatch):
     """Point the app's runtime at a private copy of crash_db (for AppTest)."""

@@ -216,8 +216,9 @@ def _metrics_chunk(scn: Scenario, slots: np.ndarray, slot_len: float, rng: np.ra
 
 
 def generate(scn: Scenario, t0: float, t1: float, *, seed: int, scale: float = 1.0,
-             slot_len: float = 60.0, chunk_len: float = DAY) -> Generated:
-    """All events whose session begins in [t0, t1), in chunks of chunk_len."""
+             slot_len: float = 60.0, chunk_len: float = DAY, flows: set[str] | None = None) -> Generated:
+    """All events whose session begins in [t0, t1), in chunks of chunk_len (only `flows`' when given;
+    the other flows' rows are the same either way, each flow drawing from its own generator)."""
     acc: dict[str, list[pa.Table]] = {k: [] for k in KINDS}
     c0 = t0
     while c0 < t1:
@@ -225,6 +226,8 @@ def generate(scn: Scenario, t0: float, t1: float, *, seed: int, scale: float = 1
         slots = np.arange(c0, c1, slot_len, dtype=float)
         key = f"{int(c0)}"
         for fi, fm in enumerate(m.FLOWS):
+            if flows is not None and fm.flow not in flows:
+                continue
             rng = np.random.default_rng([seed, int(c0), fi])
             for kind, table in _flow_chunk(scn, fm, slots, slot_len, rng, scale, key).items():
                 acc[kind].append(table)

@@ -245,6 +245,51 @@ class LendingDelay(Scenario):
         mods.survey_shift = -1.5 * w
 
 
+@dataclass(frozen=True)
+class Injected:
+    """One injected incident for the ROI accuracy benchmark: completions of `flow` fall by `depth`."""
+    flow: str
+    start: float
+    length: float
+    depth: float
+
+
+class InjectedIncidents(Scenario):
+    """Several non-overlapping incidents with known depths and lengths (the ROI benchmark's scenario).
+
+    With `strength=0` the same seed gives the world without the incidents: the same
+    traffic and the same random draws, so the twin's completions are the true
+    counterfactual, not an expectation of it.
+    """
+    name = "injected-incidents"
+    description = "Known conversion drops injected into calm traffic (ROI accuracy benchmark)."
+
+    def __init__(self, start: float, end: float, seed: int, specs: list[Injected] | None = None,
+                 strength: float = 1.0) -> None:
+        self.specs, self.strength = list(specs or []), strength
+        super().__init__(start, end, seed)
+
+    def place(self, start, end):
+        return [Incident(f"injected-{k}", f"Injected: {sp.flow} completions -{sp.depth:.0%}", sp.start,
+                         sp.start + sp.length, False, [sp.flow], [m.FLOW_BY_NAME[sp.flow].feature or ""],
+                         effects={f"{sp.flow}_completed_vs_counterfactual": -sp.depth})
+                for k, sp in enumerate(self.specs)]
+
+    def _window(self, t, sp: Injected):
+        ramp_len = min(15 * 60.0, sp.length / 4)
+        return ramp(t, sp.start, ramp_len) * (1.0 - ramp(t, sp.start + sp.length - ramp_len, ramp_len))
+
+    def flow_mods(self, fm, t, mods):
+        for sp in self.specs:
+            if sp.flow != fm.flow:
+                continue
+            w = self._window(t, sp) * self.strength
+            mods.submit_mult = mods.submit_mult * (1.0 - sp.depth * w)
+            mods.ticket_mult = mods.ticket_mult * (1.0 + 4.0 * sp.depth * w)
+            mods.survey_shift = mods.survey_shift - 3.0 * sp.depth * w
+            mods.severity = np.maximum(mods.severity, w * sp.depth)
+
+
 SCENARIOS: dict[str, Callable[[float, float, int], Scenario]] = {
     s.name: s for s in (MarketCrash, DeclineSpike, LendingDelay, Scenario)
 }
