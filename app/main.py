@@ -15,5 +15,9 @@ pages = [
     st.Page("ui/pages/incidents.py", title="Incidents", icon="🧯", url_path="incidents"),
     st.Page("ui/pages/alerts.py", title="Alerts", icon="🔔", url_path="alerts"),
     st.Page("ui/pages/overview.py", title="Overview", icon="📊", default=True, url_path="overview"),
+    st.Page("ui/pages/roi_incident.py", title="Incident ROI", icon="💸", url_path="incident-roi"),
+    st.Page("ui/pages/roi_quarter.py", title="Quarter overview", icon="🗓️", url_path="quarter"),
+    st.Page("ui/pages/roi_model_value.py", title="Model value", icon="🛡️", url_path="model-value"),
+    st.Page("ui/pages/roi_budget.py", title="Budget planner", icon="🧮", url_path="budget"),
 ]
 st.navigation(pages, position="hidden" if kiosk else "sidebar").run()

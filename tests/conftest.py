@@ -126,6 +126,18 @@ def app_store(tmp_path, crash_db, monkeypatch):
     runtime.close_store()
 
 
+@pytest.fixture
+def roi_app_store(tmp_path, roi_db, monkeypatch):
+    """Point the app's runtime at a private copy of roi_db (for AppTest of the ROI pages)."""
+    path = tmp_path / "roi-app.duckdb"
+    shutil.copyfile(roi_db, path)
+    monkeypatch.setenv("WARROOM_DB", str(path))
+    monkeypatch.setenv("WARROOM_FLAGS_FILE", str(tmp_path / "flags.json"))
+    runtime.close_store()
+    yield path
+    runtime.close_store()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -46,6 +46,7 @@ from app.store import roi as sql
 from app.store.db import Store
 
 DRAWS = 2000
+DAILY_ORDER = 4
 MIN_TRAIN_BUCKETS = 48
 SHORT_WINDOW = timedelta(hours=12)  # windows shorter than this use 15-minute buckets
 MIN_CONTROL_MEAN = 5.0  # views per bucket a control needs on average
@@ -82,15 +83,17 @@ class Counterfactual:
 
 def design(times: pd.DatetimeIndex, controls: dict[str, np.ndarray], *, origin: pd.Timestamp,
            weekly: bool, daily: bool) -> tuple[np.ndarray, list[str]]:
-    """Regressors for each time: intercept, trend (days), hour-of-day, day-of-week, log(1 + control)."""
+    """Regressors for each time: intercept, trend (days), time of day, day of week, log(1 + control)."""
     cols, names = [np.ones(len(times))], ["intercept"]
     cols.append(((times - origin) / pd.Timedelta(days=1)).to_numpy(dtype=float))
     names.append("trend_days")
     if daily:
-        hours = times.hour.to_numpy()
-        for h in range(1, 24):
-            cols.append((hours == h).astype(float))
-            names.append(f"hour_{h}")
+        # Time of day as Fourier terms (order 4, as Prophet's daily seasonality): smooth, and 8
+        # coefficients instead of 23 hour indicators, so a short window is predicted more tightly.
+        day = ((times - times.normalize()) / pd.Timedelta(hours=24)).to_numpy(dtype=float)
+        for k in range(1, DAILY_ORDER + 1):
+            cols += [np.sin(2 * np.pi * k * day), np.cos(2 * np.pi * k * day)]
+            names += [f"day_sin{k}", f"day_cos{k}"]
     if weekly:
         dow = times.day_of_week.to_numpy()
         for d in range(1, 7):
@@ -564,6 +567,10 @@ def duration(minutes) -> str:
     return f"{m:.0f} min" if m < 120 else f"{m / 60:.1f} h"
 
 
+def hours_text(h) -> str:
+    return "n/a" if h is None or (isinstance(h, float) and math.isnan(h)) else f"{h:.1f} h"
+
+
 def summary_text(data: dict) -> str:
     """The `warroom roi` printout of an impact's JSON."""
     w, cf, lost, sup, sen = data["window"], data["counterfactual"], data["lost"], data["support"], data["sentiment"]
@@ -597,8 +604,8 @@ def summary_text(data: dict) -> str:
         f"{a['take_rate']:.2%}",
         f"  support          {sup['tickets']:,.0f} tickets against {sup['baseline']:,.1f} expected: "
         f"{sup['excess']:+,.0f} costing {span(sup['cost_usd'], money)} at {money(a['cost_per_ticket_usd'])}/ticket",
-        f"                   resolution {sup['resolution_hours_before'] or float('nan'):.1f} h before, "
-        f"{sup['resolution_hours_during'] or float('nan'):.1f} h during "
+        f"                   resolution {hours_text(sup['resolution_hours_before'])} before, "
+        f"{hours_text(sup['resolution_hours_during'])} during "
         f"({sup['extra_resolution_hours']:+,.0f} ticket-hours)",
         f"  sentiment        mean score {sen['before']['mean_score']} -> {sen['during']['mean_score']}, "
         f"NPS {sen['before']['nps']} -> {sen['during']['nps']} "
@@ -615,3 +622,13 @@ def summary_text(data: dict) -> str:
         f"  total cost       {span(data['total_cost_usd'], money)}",
     ]
     return "\n".join(lines)
+
+
+def comments(store: Store, *, flow: str, start: datetime, end: datetime, limit: int = 200) -> pd.DataFrame:
+    """Survey responses with a comment in the window, lowest score first."""
+    return sql.survey_comments(store, flow=flow, start=start, end=end, limit=limit)
+
+
+def version_key(store: Store) -> tuple:
+    """Names the store and the state of its data, incidents and flags: a cache key for estimates."""
+    return (str(store.path), *sql.data_version(store))

@@ -109,3 +109,24 @@ def incident_windows(store: Store, *, start: datetime, end: datetime) -> pd.Data
         "SELECT id, flows, coalesce(started_at, detected_at, created_at) AS began, resolved_at FROM incidents "
         "WHERE coalesce(started_at, detected_at, created_at) < ? AND (resolved_at IS NULL OR resolved_at > ?) "
         f"ORDER BY began LIMIT {_limit()}", [end, start])
+
+
+def flow_completed(store: Store, *, start: datetime, end: datetime) -> pd.DataFrame:
+    """Completions and completed volume per flow over [start, end)."""
+    _check_range(start, end)
+    return store.query("SELECT flow, sum(n_complete)::BIGINT AS n_complete, sum(completed_usd)::DOUBLE AS completed_usd "
+                       f"FROM rollup_funnel WHERE minute >= ? AND minute < ? GROUP BY flow ORDER BY flow LIMIT {_limit()}",
+                       [start, end])
+
+
+def data_version(store: Store) -> tuple:
+    """Changes whenever data, incidents or flags change (a cache key for the ROI pages)."""
+    return tuple(store.fetchall(
+        "SELECT (SELECT coalesce(max(batch_id), 0) FROM ingest_batches), "
+        "(SELECT coalesce(sum(version), 0) + count(*) FROM incidents), "
+        "(SELECT coalesce(max(id), 0) FROM flag_changes)")[0])
+
+
+def data_span(store: Store) -> tuple[datetime | None, datetime | None]:
+    """First and last minute of funnel data."""
+    return tuple(store.fetchall("SELECT min(minute), max(minute) FROM rollup_funnel")[0])

@@ -172,10 +172,21 @@ _V3 = [
     reason VARCHAR NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)""",
 ]
 
+_V4 = [
+    "CREATE SEQUENCE budget_scenario_id_seq START 1",
+    """CREATE TABLE budget_scenarios (
+    id BIGINT PRIMARY KEY DEFAULT nextval('budget_scenario_id_seq'),
+    name VARCHAR NOT NULL UNIQUE, total_usd DOUBLE NOT NULL, allocation VARCHAR NOT NULL,
+    assumptions VARCHAR NOT NULL, note VARCHAR NOT NULL DEFAULT '', created_by VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL, updated_by VARCHAR NOT NULL, updated_at TIMESTAMP NOT NULL,
+    version BIGINT NOT NULL DEFAULT 1)""",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "raw kinds, rollups, ingest log, control tables", _V1),
     (2, "ramps, users, message templates, incident mitigation time and postmortem", _V2),
     (3, "alert actions, silences and maintenance windows", _V3),
+    (4, "budget scenarios", _V4),
 ]
 
 RAW_TABLES = ("decisions", "funnel", "tickets", "surveys", "metrics")

@@ -56,3 +56,14 @@ _MD_SPECIAL = "\\`*_{}[]<>()#+-.!|~$"
 def md_escape(text: str) -> str:
     """User text made inert inside Markdown (headers, labels): no links, no emphasis, no HTML."""
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
+@st.cache_data(ttl=900, max_entries=64, show_spinner=False)
+def _cached(key: tuple, _fn, _kwargs: dict):
+    return _fn(**_kwargs)
+
+
+def cached(fn, *, key: tuple, **kwargs):
+    """fn(**kwargs), remembered for 15 minutes under `key` (which must name everything the result depends
+    on: the store file and its data version, the inputs). For the ROI estimates, which take a second."""
+    return _cached((fn.__module__, fn.__qualname__, *key), fn, kwargs)
