@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Builds data/warroom.duckdb if it is missing, then serves http://127.0.0.1:8501
-demo: install
+# (chromium draws the board report's PDF charts)
+demo: install browser-deps
 	$(BIN)/warroom demo
 
-# Browser tests drive Debian's chromium; install it when we may (root), else they skip locally.
+# Browser tests and the PDF board report drive Debian's chromium; install it when we may (root),
+# else browser tests skip locally and the PDF download is disabled.
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \

@@ -224,7 +224,7 @@ def cmd_serve(args) -> int:
     return serve(_db_path(args), args.host or settings.get("host"), args.port or settings.get("port"))
 
 
-DEMO_SCENARIO = "market-crash-false-positives"
+DEMO_SCENARIO = "market-crash-with-history"
 DEMO_DAYS = 30
 DEMO_SEED = 7
 DEMO_SCALE = 0.5
@@ -253,10 +253,14 @@ def cmd_demo(args) -> int:
         write_truth(truth_path, truth)
         print(f"demo store ready in {time.perf_counter() - t0:.0f} s", flush=True)
     from app.domain import alerts, flags
+    from app.sim.history import log_truth_incidents
+    truth = json.loads(truth_path.read_text())
     with Store(db) as s:
         flags.seed_simulator_features(s)
         alerts.seed_default_rules(s)
-    truth = json.loads(truth_path.read_text())
+        logged = log_truth_incidents(s, truth)
+        if logged:
+            print(f"logged the simulated incidents {', '.join(f'#{i}' for i in logged)} (see the ROI pages)")
     t0 = datetime.fromisoformat(truth["start"].replace("Z", "+00:00")).timestamp()
     t1 = datetime.fromisoformat(truth["end"].replace("Z", "+00:00")).timestamp()
     scn = get_scenario(truth["scenario"], t0, t1, truth["seed"])
@@ -432,6 +436,43 @@ def cmd_roi(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from app import report
+    from app.domain import quarter
+    from app.store.db import utcnow
+    from app.store.queries import newest_event
+
+    try:
+        quarter.parse_quarter(args.quarter)
+    except ValueError as exc:
+        print(f"error: --quarter: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    out = Path(args.out)
+    fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
+    store, err = _open_store(args)
+    if store is None:
+        print(err, file=sys.stderr)
+        return EXIT_INVALID
+    with store:
+        try:
+            r = report.build(store, args.quarter.upper(), now=newest_event(store) or utcnow(),
+                             scenario_names=args.scenario or None, budget_usd=args.budget)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+    try:
+        data = report.to_pdf(r) if fmt == "pdf" else report.to_html(r).encode()
+    except report.ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    from app.fsutil import atomic_write
+    atomic_write(out, lambda p: p.write_bytes(data))
+    t = r.totals
+    print(f"wrote the {fmt.upper()} board report for {r.quarter} to {out} ({len(data) / 1e6:.1f} MB): "
+          f"{t['incidents']} incident(s), total cost {report.money(t['total_cost'])}")
+    return 0
+
+
 def cmd_settings(args) -> int:
     for s in settings.SETTINGS.values():
         print(f"{s.env}={os.environ.get(s.env, s.default)!s}\n    {s.help} (default: {s.default!r})")
@@ -514,6 +555,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the JSON documented in the README")
     r.add_argument("--buckets", action="store_true", help="with --json: include the per-bucket series")
     r.set_defaults(func=cmd_roi)
+
+    rep = sub.add_parser("report", help="the board report of a quarter: self-contained HTML, or PDF")
+    rep.add_argument("--quarter", required=True, help="e.g. 2026Q3")
+    rep.add_argument("--out", required=True, metavar="FILE", help="FILE.html or FILE.pdf")
+    rep.add_argument("--format", choices=["html", "pdf"], help="default: from the file's suffix (html otherwise)")
+    rep.add_argument("--scenario", action="append", metavar="NAME",
+                     help="a saved budget scenario to compare (repeatable; default: all saved, else the presets)")
+    rep.add_argument("--budget", type=float, default=250_000.0, help="yearly total for the preset scenarios")
+    rep.add_argument("--db")
+    rep.set_defaults(func=cmd_report)
 
     st = sub.add_parser("settings", help="list every setting with its current value")
     st.set_defaults(func=cmd_settings)

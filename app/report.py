@@ -225,9 +225,27 @@ def _latin1(text: str) -> str:
         "latin-1", "replace").decode("latin-1")
 
 
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+class ReportError(RuntimeError):
+    """The report cannot be written (no Chromium for the PDF's charts)."""
+
+
+def pdf_available() -> bool:
+    """Kaleido draws the PDF's charts with a Chromium on this machine (BROWSER_PATH, or one on PATH)."""
+    import os
+    import shutil
+    return bool(os.environ.get("BROWSER_PATH")) or any(shutil.which(b) for b in BROWSERS)
+
+
 def chart_images(figs: list[go.Figure], *, width: int = 1000, height: int = 480) -> list[bytes]:
     """PNG images of the figures (one Chromium session for all of them)."""
     import kaleido
+    if not pdf_available():
+        raise ReportError("the PDF's charts are drawn by Chromium, and none is installed: install Debian's "
+                          "chromium package (apt-get install chromium) or set BROWSER_PATH; the HTML report "
+                          "needs nothing")
     with _kaleido_lock:
         kaleido.start_sync_server(silence_warnings=True)
         try:

@@ -47,6 +47,8 @@ from app.store.db import Store
 
 DRAWS = 2000
 DAILY_ORDER = 4
+CONTROL = "control_index"
+ELASTICITY_PRIOR_SD = 0.1  # prior: the target moves with the control index one for one, give or take this
 MIN_TRAIN_BUCKETS = 48
 SHORT_WINDOW = timedelta(hours=12)  # windows shorter than this use 15-minute buckets
 MIN_CONTROL_MEAN = 5.0  # views per bucket a control needs on average
@@ -83,7 +85,8 @@ class Counterfactual:
 
 def design(times: pd.DatetimeIndex, controls: dict[str, np.ndarray], *, origin: pd.Timestamp,
            weekly: bool, daily: bool) -> tuple[np.ndarray, list[str]]:
-    """Regressors for each time: intercept, trend (days), time of day, day of week, log(1 + control)."""
+    """Regressors for each time: intercept, trend (days), time of day, day of week, and the control index
+    log(1 + the controls' sum)."""
     cols, names = [np.ones(len(times))], ["intercept"]
     cols.append(((times - origin) / pd.Timedelta(days=1)).to_numpy(dtype=float))
     names.append("trend_days")
@@ -99,9 +102,10 @@ def design(times: pd.DatetimeIndex, controls: dict[str, np.ndarray], *, origin: 
         for d in range(1, 7):
             cols.append((dow == d).astype(float))
             names.append(f"dow_{d}")
-    for name, values in controls.items():
-        cols.append(np.log1p(np.asarray(values, dtype=float)))
-        names.append(f"control:{name}")
+    if controls:
+        total = np.sum([np.asarray(v, dtype=float) for v in controls.values()], axis=0)
+        cols.append(np.log1p(total))
+        names.append(CONTROL)
     return np.column_stack(cols), names
 
 
@@ -149,9 +153,28 @@ def counterfactual(*, times: pd.DatetimeIndex, y: np.ndarray, controls: dict[str
     keep[1:] = X[train][:, 1:].std(axis=0) > 0
     X, names = X[:, keep], [n for n, k in zip(names, keep) if k]
     z = np.log1p(y)
-    Xt, zt = X[train], z[train]
-    xtx_inv = np.linalg.pinv(Xt.T @ Xt)
-    beta = xtx_inv @ Xt.T @ zt
+    # The control index enters as an offset (elasticity 1: a market-wide surge in traffic lifts the target as
+    # much as the controls) plus a deviation from it that the data must earn against a prior (ridge): the
+    # weeks before an incident rarely hold a shock as large as the one during it, so a freely fitted
+    # elasticity would be weakly identified and extrapolate badly (a crash doubling traffic).
+    # The control index is counted, so it is measured with noise (about 1/count in log terms); a plain fit
+    # would attenuate the elasticity towards 0 (errors in variables), so that noise is taken out of the
+    # normal equations (a method-of-moments correction) before the prior is added.
+    ci = names.index(CONTROL) if CONTROL in names else None
+    offset = X[:, ci] if ci is not None else np.zeros(len(z))
+    Xt, zt = X[train], (z - offset)[train]
+    xtx, rhs = Xt.T @ Xt, Xt.T @ zt
+    if ci is not None:
+        free = [j for j in range(X.shape[1]) if j != ci]
+        b0 = np.linalg.lstsq(Xt[:, free], zt, rcond=None)[0]
+        r0 = zt - Xt[:, free] @ b0
+        noise = float(np.sum(1.0 / (np.expm1(X[train, ci]) + 1.0)))
+        xtx[ci, ci] += float(r0 @ r0 / max(n_train - len(free), 1)) / ELASTICITY_PRIOR_SD ** 2 - noise
+        rhs[ci] += noise
+        if np.linalg.eigvalsh(xtx).min() <= 0:  # the noise swamps the signal: keep elasticity 1
+            xtx[ci, ci], rhs[ci] = 1e12, 0.0
+    xtx_inv = np.linalg.pinv(xtx)
+    beta = xtx_inv @ rhs
     resid = zt - Xt @ beta
     dof = max(n_train - X.shape[1], 1)
     sigma = float(np.sqrt(resid @ resid / dof))
@@ -162,7 +185,8 @@ def counterfactual(*, times: pd.DatetimeIndex, y: np.ndarray, controls: dict[str
     r_all[idx] = resid
     a, b = r_all[idx[:-1][consecutive]], r_all[idx[1:][consecutive]]
     rho = float(np.clip(np.corrcoef(a, b)[0, 1], 0.0, 0.95)) if len(a) > 10 and a.std() > 0 and b.std() > 0 else 0.0
-    ss_tot = float(((zt - zt.mean()) ** 2).sum())
+    z_train = z[train]
+    ss_tot = float(((z_train - z_train.mean()) ** 2).sum())
     r2 = 1.0 - float(resid @ resid) / ss_tot if ss_tot > 0 else 1.0
 
     h = int(post.sum())
@@ -175,7 +199,7 @@ def counterfactual(*, times: pd.DatetimeIndex, y: np.ndarray, controls: dict[str
     w, v = np.linalg.eigh(cov)
     root = v * np.sqrt(np.clip(w, 0, None))
     beta_draws = beta + rng.standard_normal((draws, len(beta))) @ root.T
-    mu = beta_draws @ Xp.T  # draws x H
+    mu = beta_draws @ Xp.T + offset[post]  # draws x H
     e = np.empty((draws, h))
     e[:, 0] = rng.standard_normal(draws) * sigma
     innov = rng.standard_normal((draws, h)) * sigma * math.sqrt(1 - rho ** 2)
@@ -190,13 +214,13 @@ def counterfactual(*, times: pd.DatetimeIndex, y: np.ndarray, controls: dict[str
     buckets = pd.DataFrame({"bucket": times[post], "actual": actual, "expected": expected,
                             "lower": np.percentile(sims, 2.5, axis=0), "upper": np.percentile(sims, 97.5, axis=0)})
     history = pd.DataFrame({"bucket": times[train], "actual": y[train],
-                            "fitted": np.expm1(Xt @ beta + sigma ** 2 / 2)})
+                            "fitted": np.expm1(Xt @ beta + offset[train] + sigma ** 2 / 2)})
     lo, hi = np.percentile(totals, [2.5, 97.5])
     return Counterfactual(
         buckets=buckets, history=history, total_actual=float(actual.sum()), total_expected=float(totals.mean()),
         total_lower=float(lo), total_upper=float(hi), lost=float(lost_draws.mean()),
         lost_lower=float(lo - actual.sum()), lost_upper=float(hi - actual.sum()),
-        controls=[n.removeprefix("control:") for n in names if n.startswith("control:")], n_train=n_train,
+        controls=list(controls) if CONTROL in names else [], n_train=n_train,
         r2=r2, residual_sd=sigma, autocorrelation=rho, level_sd=math.sqrt(tau2), lost_draws=lost_draws, lost_by_bucket=expected - actual)
 
 
@@ -329,7 +353,8 @@ class Impact:
             "pre_period": {"start": _iso(self.pre_start), "end": _iso(self.start), "buckets_used": cf.n_train,
                            "excluded_incidents": self.excluded_incidents},
             "counterfactual": {
-                "method": "log-linear regression with hour-of-day, day-of-week, trend and controls; AR(1) residuals",
+                "method": "log-linear regression on time of day (Fourier, order 4), day of week, trend and controls; "
+                          "AR(1) residuals plus a window-wide level shift",
                 "controls": cf.controls,
                 "fit": {"r2": _num(cf.r2, 4), "residual_sd": _num(cf.residual_sd, 4),
                         "autocorrelation": _num(cf.autocorrelation, 4)},
@@ -342,7 +367,7 @@ class Impact:
                                          "lower": _num(self.actual_volume_usd + cf.lost_lower * avg),
                                          "upper": _num(self.actual_volume_usd + cf.lost_upper * avg)},
             },
-            "assumptions": asdict(self.assumptions),
+            "assumptions": {**asdict(self.assumptions), "avg_value_usd": _num(self.assumptions.avg_value_usd)},
             "lost": {"conversions": span(cf.lost, cf.lost_lower, cf.lost_upper, 1),
                      "revenue_usd": span(*rev)},
             "support": {**{k: _num(v, 2) for k, v in self.tickets.items()}, "cost_usd": span(*tc)},
@@ -438,6 +463,7 @@ def estimate(store: Store, *, flow: str, start: datetime, end: datetime, inciden
             controls[other] = values
     cf = counterfactual(times=index, y=complete[flow].to_numpy(dtype=float), controls=controls,
                         train=train, post=post, draws=draws, seed=seed)
+    fitted_from = index[train][0].to_pydatetime()  # the first bucket used (data may begin after pre_start)
 
     n_complete_train = float(complete[flow].to_numpy()[train].sum())
     measured_avg = float(usd_t.to_numpy()[train].sum()) / n_complete_train if n_complete_train else 0.0
@@ -454,7 +480,7 @@ def estimate(store: Store, *, flow: str, start: datetime, end: datetime, inciden
                     "time_to_toggle": rt.time_to_toggle}
         mitigated_at = mitigation_time(incident)
     return Impact(
-        flow=flow, incident=incident, start=start, end=end, grain_minutes=minutes, pre_start=pre_start,
+        flow=flow, incident=incident, start=start, end=end, grain_minutes=minutes, pre_start=fitted_from,
         excluded_incidents=excluded, cf=cf, starts=float(starts_t.to_numpy()[post].sum()),
         actual_volume_usd=float(usd_t.to_numpy()[post].sum()), assumptions=assumptions, tickets=tickets,
         sentiment=sentiment, sentiment_series=series, recovery=recovery, mitigated_at=mitigated_at,

@@ -37,3 +37,26 @@ def log_incident(store: Store, *, title: str, flows: list[str], features: list[s
     if end is not None:
         incidents.transition(store, actor=RESPONDER, incident_id=iid, to="resolved", at=end)
     return iid
+
+
+def log_truth_incidents(store: Store, truth: dict) -> list[int]:
+    """Log a simulated run's incidents (its truth.json) as the war room would have: detected 20-40 minutes
+    in, acknowledged 10 minutes later; resolved ones throttled halfway through and resolved at their end;
+    the ongoing one left open and unmitigated for the operator to handle. Skips a store that has incidents."""
+    from app.domain import incidents as incidents_domain
+    if not incidents_domain.list_all(store).empty:
+        return []
+
+    def at(iso: str) -> datetime:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).replace(tzinfo=None)
+
+    ids = []
+    for k, inc in enumerate(sorted(truth["incidents"], key=lambda i: i["start"])):
+        start, end = at(inc["start"]), at(inc["end"])
+        title = inc["title"].removeprefix("Injected: ")
+        ids.append(log_incident(
+            store, title=title, flows=inc["flows"], features=inc["features"], start=start,
+            end=None if inc["ongoing"] else end, detect_after=timedelta(minutes=20 + 10 * (k % 3)),
+            ack_after=timedelta(minutes=10), mitigate_at=None if inc["ongoing"] else start + (end - start) / 2,
+            severity="SEV1" if inc["ongoing"] else "SEV2"))
+    return ids

@@ -270,28 +270,56 @@ class InjectedIncidents(Scenario):
         super().__init__(start, end, seed)
 
     def place(self, start, end):
-        return [Incident(f"injected-{k}", f"Injected: {sp.flow} completions -{sp.depth:.0%}", sp.start,
-                         sp.start + sp.length, False, [sp.flow], [m.FLOW_BY_NAME[sp.flow].feature or ""],
-                         effects={f"{sp.flow}_completed_vs_counterfactual": -sp.depth})
-                for k, sp in enumerate(self.specs)]
-
-    def _window(self, t, sp: Injected):
-        ramp_len = min(15 * 60.0, sp.length / 4)
-        return ramp(t, sp.start, ramp_len) * (1.0 - ramp(t, sp.start + sp.length - ramp_len, ramp_len))
+        return injected_incidents(self.specs)
 
     def flow_mods(self, fm, t, mods):
-        for sp in self.specs:
-            if sp.flow != fm.flow:
-                continue
-            w = self._window(t, sp) * self.strength
-            mods.submit_mult = mods.submit_mult * (1.0 - sp.depth * w)
-            mods.ticket_mult = mods.ticket_mult * (1.0 + 4.0 * sp.depth * w)
-            mods.survey_shift = mods.survey_shift - 3.0 * sp.depth * w
-            mods.severity = np.maximum(mods.severity, w * sp.depth)
+        apply_injected(self.specs, self.strength, fm, t, mods)
+
+
+def injected_incidents(specs: list[Injected]) -> list[Incident]:
+    return [Incident(f"injected-{k}", f"Injected: {sp.flow} completions -{sp.depth:.0%}", sp.start,
+                     sp.start + sp.length, False, [sp.flow], [m.FLOW_BY_NAME[sp.flow].feature or ""],
+                     effects={f"{sp.flow}_completed_vs_counterfactual": -sp.depth})
+            for k, sp in enumerate(specs)]
+
+
+def apply_injected(specs: list[Injected], strength: float, fm: m.FlowModel, t: np.ndarray, mods: Mods) -> None:
+    """Completions of each spec's flow fall by its depth inside its window (15-minute ramps); tickets rise
+    and survey scores fall with the depth."""
+    for sp in specs:
+        if sp.flow != fm.flow:
+            continue
+        ramp_len = min(15 * 60.0, sp.length / 4)
+        w = ramp(t, sp.start, ramp_len) * (1.0 - ramp(t, sp.start + sp.length - ramp_len, ramp_len)) * strength
+        mods.submit_mult = mods.submit_mult * (1.0 - sp.depth * w)
+        mods.ticket_mult = mods.ticket_mult * (1.0 + 4.0 * sp.depth * w)
+        mods.survey_shift = mods.survey_shift - 3.0 * sp.depth * w
+        mods.severity = np.maximum(mods.severity, w * sp.depth)
+
+
+class CrashWithHistory(MarketCrash):
+    """The demo's month: two resolved incidents, then the market crash of the last week."""
+    name = "market-crash-with-history"
+    description = (MarketCrash.description + " Before it (with 24 days or more), two resolved incidents: "
+                   "withdrawal completions -45% for 5 hours on day 9, loan applications -30% for 40 hours "
+                   "from day 15.")
+
+    def place(self, start, end):
+        crash = super().place(start, end)
+        self.specs = []
+        if end - start >= 24 * DAY:
+            day0 = start - start % DAY
+            self.specs = [Injected("withdrawal", day0 + 9 * DAY + 13.5 * HOUR, 5 * HOUR, 0.45),
+                          Injected("loan_application", day0 + 15 * DAY + 6 * HOUR, 40 * HOUR, 0.3)]
+        return crash + injected_incidents(self.specs)
+
+    def flow_mods(self, fm, t, mods):
+        super().flow_mods(fm, t, mods)
+        apply_injected(self.specs, 1.0, fm, t, mods)
 
 
 SCENARIOS: dict[str, Callable[[float, float, int], Scenario]] = {
-    s.name: s for s in (MarketCrash, DeclineSpike, LendingDelay, Scenario)
+    s.name: s for s in (MarketCrash, CrashWithHistory, DeclineSpike, LendingDelay, Scenario)
 }
 
 

@@ -78,4 +78,6 @@ b1, b2 = st.columns(2)
 b1.download_button("Download the board report (HTML)", lambda: report.to_html(_report()).encode(),
                    file_name=f"warroom-{quarter}.html", mime="text/html", key="report_html", on_click="ignore")
 b2.download_button("Download the board report (PDF)", lambda: report.to_pdf(_report()),
-                   file_name=f"warroom-{quarter}.pdf", mime="application/pdf", key="report_pdf", on_click="ignore")
+                   file_name=f"warroom-{quarter}.pdf", mime="application/pdf", key="report_pdf", on_click="ignore",
+                   disabled=not report.pdf_available(),
+                   help=None if report.pdf_available() else "needs Chromium on the server (apt-get install chromium)")
