@@ -83,7 +83,7 @@ def _build_pages_store(path: Path, n: int, end: float, days: float = 30.0, chunk
 def bench_pages(sizes: list[int], scratch: Path) -> list[dict]:
     """Per store size: the war-room and trends data queries, their plain raw-scan equivalent, full AppTest runs."""
     import os
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from streamlit.testing.v1 import AppTest
 

@@ -43,6 +43,11 @@ class Result:
     seconds: float
     controls: int
     avg_value: float = 0.0
+    oracle_usd: float = float("nan")  # an estimator that knows the expected counterfactual exactly
+
+    @property
+    def oracle_error(self) -> float:
+        return abs(self.oracle_usd - self.truth_usd) / abs(self.truth_usd) if self.truth_usd else float("nan")
 
     @property
     def error(self) -> float:
@@ -64,6 +69,26 @@ def _window_sums(funnel: pa.Table, flow: str, start: datetime, end: datetime) ->
                    pc.and_(pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type))))
     rows = funnel.filter(mask)
     return float(rows.num_rows), float(pc.sum(rows["amount_usd"]).as_py() or 0.0)
+
+
+COMPLETION_LAG_S = 20.0 + 90.0 + 30.0  # mean seconds from view to completion in the simulator
+
+
+def expected_completions(scn, flow: str, start: float, end: float, scale: float) -> float:
+    """Expected completions of `flow` in [start, end) in the simulated world `scn` (no noise): the
+    noise floor that no estimator fed with one realisation can beat."""
+    from app.sim import model as m
+    fm = m.FLOW_BY_NAME[flow]
+    slots = np.arange(start - COMPLETION_LAG_S, end - COMPLETION_LAG_S, 60.0)
+    mods = scn.mods(fm, slots + 30.0)
+    views = fm.views_per_min * scale * mods.traffic_mult
+    p_sub = np.clip(m.base_p_submit(fm) * mods.submit_mult, 0, 1)
+    if fm.feature and fm.labelled:
+        comp = np.array([m.completion_after_submit(fm, mu, min(0.5, fm.fraud_share * f))
+                         for mu, f in zip(mods.mu_legit, mods.fraud_mult)])
+    else:
+        comp = np.full(len(slots), m.P_COMPLETE["approve"])
+    return float((views * fm.p_start * p_sub * comp).sum())
 
 
 def _specs(rng: np.random.Generator, t0: float, per_run: int):
@@ -90,8 +115,8 @@ def run_one(run: int, *, per_run: int, scale: float, seed: int, scratch: Path) -
     t0 = datetime(2026, 4, 1, tzinfo=timezone.utc).timestamp() + run * 3 * 86400.0
     specs, t1 = _specs(rng, t0, per_run)
     world = generate(InjectedIncidents(t0, t1, seed + run, specs), t0, t1, seed=seed + run, scale=scale)
-    twin = generate(InjectedIncidents(t0, t1, seed + run, specs, strength=0.0), t0, t1, seed=seed + run,
-                    scale=scale, flows={s.flow for s in specs})
+    twin_scn = InjectedIncidents(t0, t1, seed + run, specs, strength=0.0)
+    twin = generate(twin_scn, t0, t1, seed=seed + run, scale=scale, flows={s.flow for s in specs})
     tables = world.as_of(t1 + 7 * 86400.0)  # every label and resolution known
     path = scratch / f"roi-{run}.duckdb"
     path.unlink(missing_ok=True)
@@ -116,11 +141,15 @@ def run_one(run: int, *, per_run: int, scale: float, seed: int, scratch: Path) -
             ac_n, ac_usd = _window_sums(world.tables["funnel"], sp.flow, s_utc, e_utc)
             take = imp.assumptions.take_rate
             est, lo, hi = imp.lost_revenue
+            from app.sim import model as m
+            mean_amount = m.FLOW_BY_NAME[sp.flow].amount_median_usd * float(np.exp(0.9 ** 2 / 2))
+            e_cf = expected_completions(twin_scn, sp.flow, s_utc.timestamp(), e_utc.timestamp(), scale)
+            oracle = (e_cf - ac_n) * mean_amount * take
             out.append(Result(run=run, flow=sp.flow, scale=scale, hours=imp.hours, depth=sp.depth,
                               truth_usd=(cf_usd - ac_usd) * take, estimate_usd=est, lower_usd=lo, upper_usd=hi,
                               truth_conv=cf_n - ac_n, estimate_conv=imp.cf.lost, lower_conv=imp.cf.lost_lower,
                               upper_conv=imp.cf.lost_upper, seconds=seconds, controls=len(imp.cf.controls),
-                              avg_value=imp.assumptions.avg_value_usd))
+                              avg_value=imp.assumptions.avg_value_usd, oracle_usd=oracle))
     path.unlink(missing_ok=True)
     return out
 
@@ -145,10 +174,10 @@ def bench_roi(*, incidents: int, per_run: int, seed: int, scratch: Path, workers
 def report(results: list[Result]) -> None:
     print()
     print(f"{'run':>3} {'flow':17} {'scale':>5} {'hours':>6} {'depth':>6} {'true lost $':>12} {'estimate $':>12} "
-          f"{'95% interval $':>23} {'error':>7} {'in':>3} {'ms':>5}")
+          f"{'95% interval $':>23} {'error':>7} {'oracle':>7} {'in':>3} {'ms':>5}")
     for r in results:
         print(f"{r.run:>3} {r.flow:17} {r.scale:>5g} {r.hours:>6.1f} {r.depth:>6.0%} {r.truth_usd:>12,.0f} "
-              f"{r.estimate_usd:>12,.0f} {r.lower_usd:>11,.0f}..{r.upper_usd:<11,.0f} {r.error:>7.1%} "
+              f"{r.estimate_usd:>12,.0f} {r.lower_usd:>11,.0f}..{r.upper_usd:<11,.0f} {r.error:>7.1%} {r.oracle_error:>7.1%} "
               f"{'yes' if r.covered else 'no':>3} {r.seconds * 1000:>5.0f}")
     errors = np.array([r.error for r in results])
     cov = np.mean([r.covered for r in results])
@@ -157,6 +186,8 @@ def report(results: list[Result]) -> None:
     print()
     print(f"incidents estimated:                    {len(results)}")
     print(f"median absolute error of lost revenue:  {np.nanmedian(errors):.1%}   (target < 10%)")
+    print(f"  ... of an oracle that knows the expected counterfactual (the noise floor): "
+          f"{np.nanmedian([r.oracle_error for r in results]):.1%}")
     print(f"95% intervals covering the true revenue: {cov:.0%}   (target 90%..98%)")
     print(f"  ... covering the true lost conversions: {cov_c:.0%}")
     print(f"time per estimate: median {np.median(secs) * 1000:.0f} ms, max {secs.max() * 1000:.0f} ms")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from app import settings
 from app.store.db import Store
-from app.store.schema import LAT_COLS, LATENCY_EDGES_MS, SCORE_COLS
+from app.store.schema import LAT_COLS, SCORE_COLS
 
 BUCKETS: dict[str, str] = {
     "1m": "1 minute", "5m": "5 minutes", "15m": "15 minutes", "30m": "30 minutes", "1h": "1 hour",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -166,7 +164,3 @@ def scenario_outcomes(df: pd.DataFrame, *, title: str | None = None) -> go.Figur
                              text=[f"${v:,.0f}" for v in df[col]], textposition="auto",
                              hovertemplate="%{x}<br>" + name + ": $%{y:,.0f}<extra></extra>"))
     return _layout(fig, title=title, barmode="group", yaxis=dict(title="USD per year", tickprefix="$"))
-
-
-def finite(v) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v))

@@ -1,7 +1,6 @@
 import json
 from datetime import timedelta
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.apptest import MAIN

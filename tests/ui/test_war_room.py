@@ -1,7 +1,6 @@
 import json
 from datetime import datetime, timedelta
 
-import pytest
 
 from app import runtime
 from app.domain import kpis, metrics
