@@ -105,7 +105,7 @@ def incident_table(summary: quarter_domain.QuarterSummary) -> pd.DataFrame:
         "#": d["id"].astype(int), "title": d["title"], "flow": d["flow"], "severity": d["severity"],
         "hours": d["hours"].round(1), "total cost": d["total_cost"].map(money),
         "lost revenue": d["lost_revenue"].map(money), "support": d["ticket_cost"].map(money),
-        "mitigated after": (d["time_to_mitigate_min"] / 60).round(1).astype(str) + " h",
+        "mitigated after": d["time_to_mitigate_min"].map(lambda m: "not yet" if pd.isna(m) else f"{m / 60:.1f} h"),
         "note": d["note"]})
 
 

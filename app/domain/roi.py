@@ -3,23 +3,31 @@
 The counterfactual follows the idea of Google's CausalImpact: fit the target
 series (completed sessions of the incident's flow per bucket) on the period
 before the incident, with daily and weekly seasonality, a trend and, where they
-exist, control series the incident did not touch (the other flows' completions,
-which share the market and the time of day), then predict the incident window.
-The model is a regression of log(1 + completions) on hour-of-day and day-of-week
-indicators, a linear trend and log(1 + control completions); its residuals are
-treated as AR(1). The 95% interval comes from simulating the prediction (the
-coefficients drawn from their sampling distribution, the residuals as an AR(1)
-path) and taking the 2.5% and 97.5% points of the simulated totals.
+exist, control series the incident did not touch, then predict the incident
+window. The model is a regression of log(1 + completions) on time-of-day
+Fourier terms, day-of-week indicators, a linear trend and a control index:
+log(1 + the summed views of the flows no overlapping incident names), which
+share the market and the time of day. The index enters with elasticity 1 (a
+market-wide surge lifts the target as much as the controls) plus a deviation
+the data must earn against a ridge prior, after the counts' own noise is taken
+out of the normal equations (otherwise it would attenuate the elasticity). The
+residuals are AR(1), plus a level shift shared by the whole window when the
+training residuals' sums over windows of that length vary more than AR(1)
+says. The 95% interval comes from simulating the prediction (coefficients drawn
+from their sampling distribution, residual paths) and taking the 2.5% and 97.5%
+points of the simulated totals.
 
 Left out of the fit: buckets before the store has any data, and buckets of any
 other logged incident (so a past crisis does not become the "normal" baseline).
-Controls are left out when the flow is named by an incident overlapping the
-window, or has too little traffic to help.
+Controls are left out when an incident overlapping the window names their flow,
+or when they have too little traffic to help.
 
 From the counterfactual:
 - lost conversions = expected completions - actual completions in the window;
 - lost revenue = lost conversions x the flow's average value x its take rate
-  (settings WARROOM_AVG_VALUE_USD and WARROOM_TAKE_RATE);
+  (settings WARROOM_AVG_VALUE_USD and WARROOM_TAKE_RATE; the value defaults to
+  the mean completed amount before the window, whose spread then widens the
+  interval);
 - excess tickets = tickets opened - the pre-period's tickets for the same hours
   of day, costed at WARROOM_COST_PER_TICKET_USD; extra resolution time = the
   mean resolution time during minus before, times the tickets resolved;

@@ -4,7 +4,7 @@ to the incident), resolved. The ROI benchmark, the tests and the demo use it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from app.domain import flags, incidents
 from app.domain.auth import Actor
@@ -41,7 +41,8 @@ def log_incident(store: Store, *, title: str, flows: list[str], features: list[s
 
 def log_truth_incidents(store: Store, truth: dict) -> list[int]:
     """Log a simulated run's incidents (its truth.json) as the war room would have: detected 20-40 minutes
-    in, acknowledged 10 minutes later; resolved ones throttled halfway through and resolved at their end;
+    in, acknowledged 10 minutes later; resolved ones throttled when the simulation's throttle took effect
+    (else halfway through) and resolved at their end;
     the ongoing one left open and unmitigated for the operator to handle. Skips a store that has incidents."""
     from app.domain import incidents as incidents_domain
     if not incidents_domain.list_all(store).empty:
@@ -54,9 +55,12 @@ def log_truth_incidents(store: Store, truth: dict) -> list[int]:
     for k, inc in enumerate(sorted(truth["incidents"], key=lambda i: i["start"])):
         start, end = at(inc["start"]), at(inc["end"])
         title = inc["title"].removeprefix("Injected: ")
+        mitigated = inc["effects"].get("mitigated_at_s")
+        mitigate_at = (None if inc["ongoing"] else
+                       datetime.fromtimestamp(mitigated, tz=timezone.utc).replace(tzinfo=None) if mitigated
+                       else start + (end - start) / 2)
         ids.append(log_incident(
             store, title=title, flows=inc["flows"], features=inc["features"], start=start,
             end=None if inc["ongoing"] else end, detect_after=timedelta(minutes=20 + 10 * (k % 3)),
-            ack_after=timedelta(minutes=10), mitigate_at=None if inc["ongoing"] else start + (end - start) / 2,
-            severity="SEV1" if inc["ongoing"] else "SEV2"))
+            ack_after=timedelta(minutes=10), mitigate_at=mitigate_at, severity="SEV1" if inc["ongoing"] else "SEV2"))
     return ids

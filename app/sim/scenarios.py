@@ -252,6 +252,8 @@ class Injected:
     start: float
     length: float
     depth: float
+    mitigate_after: float | None = None  # seconds after start when a throttle leaves `residual` of the depth
+    residual: float = 0.2
 
 
 class InjectedIncidents(Scenario):
@@ -279,7 +281,10 @@ class InjectedIncidents(Scenario):
 def injected_incidents(specs: list[Injected]) -> list[Incident]:
     return [Incident(f"injected-{k}", f"Injected: {sp.flow} completions -{sp.depth:.0%}", sp.start,
                      sp.start + sp.length, False, [sp.flow], [m.FLOW_BY_NAME[sp.flow].feature or ""],
-                     effects={f"{sp.flow}_completed_vs_counterfactual": -sp.depth})
+                     effects={f"{sp.flow}_completed_vs_counterfactual": -sp.depth,
+                              **({"mitigated_at_s": sp.start + sp.mitigate_after,
+                                  "completed_vs_counterfactual_after_mitigation": -sp.depth * sp.residual}
+                                 if sp.mitigate_after is not None else {})})
             for k, sp in enumerate(specs)]
 
 
@@ -291,6 +296,8 @@ def apply_injected(specs: list[Injected], strength: float, fm: m.FlowModel, t: n
             continue
         ramp_len = min(15 * 60.0, sp.length / 4)
         w = ramp(t, sp.start, ramp_len) * (1.0 - ramp(t, sp.start + sp.length - ramp_len, ramp_len)) * strength
+        if sp.mitigate_after is not None:  # the throttle sends most users to the fallback within 10 minutes
+            w = w * (1.0 - (1.0 - sp.residual) * ramp(t, sp.start + sp.mitigate_after, 600.0))
         mods.submit_mult = mods.submit_mult * (1.0 - sp.depth * w)
         mods.ticket_mult = mods.ticket_mult * (1.0 + 4.0 * sp.depth * w)
         mods.survey_shift = mods.survey_shift - 3.0 * sp.depth * w
@@ -301,16 +308,17 @@ class CrashWithHistory(MarketCrash):
     """The demo's month: two resolved incidents, then the market crash of the last week."""
     name = "market-crash-with-history"
     description = (MarketCrash.description + " Before it (with 24 days or more), two resolved incidents: "
-                   "withdrawal completions -45% for 5 hours on day 9, loan applications -30% for 40 hours "
-                   "from day 15.")
+                   "withdrawal completions -45% for 5 hours on day 9 (throttled after 1.5 hours), loan "
+                   "applications -30% for 40 hours from day 15 (throttled after 9 hours); a throttle leaves a "
+                   "fifth of the drop.")
 
     def place(self, start, end):
         crash = super().place(start, end)
         self.specs = []
         if end - start >= 24 * DAY:
             day0 = start - start % DAY
-            self.specs = [Injected("withdrawal", day0 + 9 * DAY + 13.5 * HOUR, 5 * HOUR, 0.45),
-                          Injected("loan_application", day0 + 15 * DAY + 6 * HOUR, 40 * HOUR, 0.3)]
+            self.specs = [Injected("withdrawal", day0 + 9 * DAY + 13.5 * HOUR, 5 * HOUR, 0.45, 1.5 * HOUR),
+                          Injected("loan_application", day0 + 15 * DAY + 6 * HOUR, 40 * HOUR, 0.3, 9 * HOUR)]
         return crash + injected_incidents(self.specs)
 
     def flow_mods(self, fm, t, mods):
