@@ -111,7 +111,7 @@ def incident_table(summary: quarter_domain.QuarterSummary) -> pd.DataFrame:
 
 def monthly_table(summary: quarter_domain.QuarterSummary) -> pd.DataFrame:
     m = summary.monthly()
-    h = lambda c: (m[c] / 60).round(2)  # noqa: E731
+    h = lambda c: m[c].map(lambda v: "n/a" if pd.isna(v) else f"{v / 60:.2f}")  # noqa: E731
     return pd.DataFrame({"month": m["month"], "incidents": m["incidents"], "MTTD h": h("mttd_min"),
                          "MTTA h": h("mtta_min"), "MTTM h": h("mttm_min"), "MTTR h": h("mttr_min"),
                          "cost": m["total_cost"].map(money)})
@@ -119,7 +119,7 @@ def monthly_table(summary: quarter_domain.QuarterSummary) -> pd.DataFrame:
 
 def value_table(v: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"feature": v["feature"], "flow": v["flow"], "fraud prevented": v["fraud_prevented_usd"].map(money),
-                         "false positives": v["false_positives"], "FP lost conversions": v["lost_conversions"].round(0),
+                         "false positives": v["false_positives"], "FP lost conversions": v["lost_conversions"].map(lambda x: f"{x:,.0f}"),
                          "FP cost": v["false_positive_cost_usd"].map(money), "net value": v["net_value_usd"].map(money),
                          "note": v["note"]})
 
@@ -241,7 +241,11 @@ def pdf_available() -> bool:
 
 def chart_images(figs: list[go.Figure], *, width: int = 1000, height: int = 480) -> list[bytes]:
     """PNG images of the figures (one Chromium session for all of them)."""
+    import logging
+
     import kaleido
+    for name in ("choreographer", "kaleido", "logistro"):  # their INFO lines would bury the command's output
+        logging.getLogger(name).setLevel(logging.WARNING)
     if not pdf_available():
         raise ReportError("the PDF's charts are drawn by Chromium, and none is installed: install Debian's "
                           "chromium package (apt-get install chromium) or set BROWSER_PATH; the HTML report "
