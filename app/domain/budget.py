@@ -94,21 +94,23 @@ def _finite(v) -> bool:
 
 
 def measured_baseline(rows: pd.DataFrame, impacts: dict, *, days: float) -> Baseline:
-    """Drivers from estimated incidents (the quarter summary's rows and impacts) over `days` of history."""
+    """Drivers from estimated incidents (a period summary's rows, and its impacts: a list per incident,
+    one per flow) over `days` of history."""
     est = rows[rows["note"] == ""] if len(rows) else rows
     if est is None or not len(est) or days <= 0:
         return DEFAULT_BASELINE
     before_loss = before_h = after_loss = after_h = 0.0
-    for imp in impacts.values():
-        b, a = imp.loss_rates_around_mitigation()
-        m = imp.mitigated_at
-        hb = ((m - imp.start).total_seconds() / 3600.0) if a is not None else imp.hours
-        before_loss += b * hb
+    for imps in impacts.values():  # one incident: its flows' loss rates add, its hours count once
+        first = imps[0]
+        rates = [i.loss_rates_around_mitigation() for i in imps]
+        mitigated = rates[0][1] is not None
+        hb = ((first.mitigated_at - first.start).total_seconds() / 3600.0) if mitigated else first.hours
+        before_loss += sum(b for b, _ in rates) * hb
         before_h += hb
-        if a is not None:
-            after_loss += a * (imp.hours - hb)
-            after_h += imp.hours - hb
-    lph = before_loss / before_h if before_h else DEFAULT_BASELINE.loss_per_hour_usd
+        if mitigated:
+            after_loss += sum(a or 0.0 for _, a in rates) * (first.hours - hb)
+            after_h += first.hours - hb
+    lph = float(before_loss / before_h) if before_h else DEFAULT_BASELINE.loss_per_hour_usd
     residual = min(1.0, max(0.0, (after_loss / after_h) / lph)) if after_h and lph > 0 else 0.0
 
     def mean_h(col, default):

@@ -54,7 +54,7 @@ class QuarterSummary:
     start: datetime
     end: datetime
     incidents: pd.DataFrame  # COLUMNS, ranked by total cost (highest first)
-    impacts: dict[int, roi.Impact]
+    impacts: dict[int, list[roi.Impact]]  # per incident, one impact per estimated flow
 
     @property
     def estimated(self) -> pd.DataFrame:
@@ -94,20 +94,33 @@ def _mean(s: pd.Series) -> float:
     return float(s.mean()) if len(s) else math.nan
 
 
-def _row(inc: dict, imp: roi.Impact | None, note: str, *, now: datetime) -> dict:
+def _sum(parts: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """Estimates add; independent intervals' half-widths add in quadrature."""
+    est = sum(p[0] for p in parts)
+    return (est, est - math.sqrt(sum((p[0] - p[1]) ** 2 for p in parts)),
+            est + math.sqrt(sum((p[2] - p[0]) ** 2 for p in parts)))
+
+
+def _row(inc: dict, imps: list[roi.Impact], note: str, *, now: datetime) -> dict:
+    """One incident: its flows' impacts summed (recovery and sentiment from its first estimated flow)."""
     row = {c: math.nan for c in COLUMNS}
     start, _ = roi.incident_window(inc, now=now)
     row.update(id=int(inc["id"]), title=inc["title"], severity=inc["severity"], status=inc["status"],
-               flow=inc["flows"][0] if inc["flows"] else "", start=start, end=inc.get("resolved_at"), note=note)
-    if imp is None:
+               flow=", ".join(inc["flows"]), start=start, end=inc.get("resolved_at"), note=note)
+    if not imps:
         return row
-    d = imp.to_json()
-    rev, tc, total = imp.lost_revenue, imp.ticket_cost, imp.total_cost
+    first = imps[0]
+    d = first.to_json()
+    rev = _sum([i.lost_revenue for i in imps])
+    tc = _sum([i.ticket_cost for i in imps])
+    total = _sum([i.total_cost for i in imps])
     rec = d["recovery_minutes"]
-    row.update(end=imp.end, hours=imp.hours, lost_conversions=imp.cf.lost, lost_revenue=rev[0],
-               lost_revenue_lower=rev[1], lost_revenue_upper=rev[2], excess_tickets=imp.tickets["excess"],
-               ticket_cost=tc[0], total_cost=total[0], total_cost_lower=total[1], total_cost_upper=total[2],
-               loss_per_hour=imp.loss_per_hour, value_per_hour_sooner=imp.value_per_hour_sooner,
+    row.update(end=first.end, hours=first.hours, lost_conversions=sum(i.cf.lost for i in imps), lost_revenue=rev[0],
+               lost_revenue_lower=rev[1], lost_revenue_upper=rev[2],
+               excess_tickets=sum(i.tickets["excess"] for i in imps), ticket_cost=tc[0], total_cost=total[0],
+               total_cost_lower=total[1], total_cost_upper=total[2],
+               loss_per_hour=rev[0] / first.hours if first.hours else math.nan,
+               value_per_hour_sooner=sum(i.value_per_hour_sooner for i in imps),
                time_to_detect_min=rec.get("time_to_detect"), time_to_acknowledge_min=rec.get("time_to_acknowledge"),
                time_to_mitigate_min=rec.get("time_to_mitigate"), time_to_resolve_min=rec.get("time_to_resolve"),
                time_to_toggle_min=rec.get("time_to_toggle"),
@@ -126,12 +139,15 @@ def summarize_period(store: Store, *, start: datetime, end: datetime, now: datet
     rows, impacts = [], {}
     for iid in sql.incidents_started_between(store, start=start, end=end)["id"]:
         inc = incidents.get(store, int(iid))
-        try:
-            imp = roi.estimate_incident(store, inc, now=now, draws=draws)
-            impacts[int(iid)] = imp
-            rows.append(_row(inc, imp, "", now=now))
-        except roi.RoiError as exc:
-            rows.append(_row(inc, None, str(exc), now=now))
+        imps, problems = [], []
+        for flow in inc["flows"]:
+            try:
+                imps.append(roi.estimate_incident(store, inc, now=now, flow=flow, draws=draws))
+            except roi.RoiError as exc:
+                problems.append(f"{flow}: {exc}")
+        if imps:
+            impacts[int(iid)] = imps
+        rows.append(_row(inc, imps, "; ".join(problems) if not imps else "", now=now))
     df = pd.DataFrame(rows, columns=COLUMNS)
     if len(df):
         df = df.sort_values("total_cost", ascending=False, na_position="last").reset_index(drop=True)
