@@ -76,17 +76,16 @@ def build(store: Store, quarter: str, *, now: datetime, scenario_names: list[str
 
 def summary_rows(r: Report) -> list[tuple[str, str]]:
     t = r.totals
-    lo = sum(float(x) for x in r.summary.estimated["total_cost_lower"]) if t["estimated"] else math.nan
-    hi = sum(float(x) for x in r.summary.estimated["total_cost_upper"]) if t["estimated"] else math.nan
 
     def hours(m):
         return "n/a" if m is None or math.isnan(m) else f"{m / 60:.1f} h"
 
-    net = float(r.model_value["net_value_usd"].sum()) if len(r.model_value) else 0.0
+    net = quarter_domain.model_value_totals(r.model_value)["net_value_usd"]
     best = r.best_scenario()
     return [
         ("Incidents that began in the quarter", f"{t['incidents']} ({t['estimated']} estimated)"),
-        ("Total incident cost", f"{money(t['total_cost'])} (sum of the 95% bounds {money(lo)} .. {money(hi)})"),
+        ("Total incident cost", f"{money(t['total_cost'])} (95% interval {money(t['total_cost_lower'])} .. "
+                                f"{money(t['total_cost_upper'])})"),
         ("  lost revenue", money(t["lost_revenue"])),
         ("  support cost (excess tickets)", money(t["ticket_cost"])),
         ("Lost conversions", f"{t['lost_conversions']:,.0f}"),

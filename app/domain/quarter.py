@@ -64,9 +64,10 @@ class QuarterSummary:
     def totals(self) -> dict:
         e = self.estimated
         hours = float(e["hours"].sum())
-        total = float(e["total_cost"].sum())
+        total, lower, upper = _sum(list(zip(e["total_cost"], e["total_cost_lower"], e["total_cost_upper"])))
         return {"incidents": int(len(self.incidents)), "estimated": int(len(e)),
-                "total_cost": total, "lost_revenue": float(e["lost_revenue"].sum()),
+                "total_cost": total, "total_cost_lower": lower, "total_cost_upper": upper,
+                "lost_revenue": float(e["lost_revenue"].sum()),
                 "ticket_cost": float(e["ticket_cost"].sum()), "lost_conversions": float(e["lost_conversions"].sum()),
                 "excess_tickets": float(e["excess_tickets"].sum()), "incident_hours": hours,
                 "cost_per_hour": total / hours if hours else math.nan,
@@ -199,3 +200,12 @@ def model_value(store: Store, *, start: datetime, end: datetime, fp_lost_share: 
     return pd.DataFrame(rows, columns=["feature", "flow", "decisions", "labelled", "fraud_caught",
                                        "fraud_prevented_usd", "false_positives", "lost_conversions", "avg_value_usd",
                                        "take_rate", "false_positive_cost_usd", "net_value_usd", "note"])
+
+
+def model_value_totals(value: pd.DataFrame) -> dict[str, float]:
+    """Net value, fraud prevented, false-positive cost and lost conversions over the labelled features."""
+    labelled = value[value["labelled"] > 0]
+    return {"net_value_usd": float(labelled["net_value_usd"].sum()),
+            "fraud_prevented_usd": float(labelled["fraud_prevented_usd"].sum()),
+            "false_positive_cost_usd": float(labelled["false_positive_cost_usd"].sum()),
+            "lost_conversions": float(labelled["lost_conversions"].sum())}

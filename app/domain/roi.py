@@ -283,6 +283,11 @@ class Impact:
     comments: int
     revenue: tuple[float, float, float]  # lost revenue: estimate, 95% lower, upper
 
+    def history_tail(self, days: float = 3.0) -> pd.DataFrame:
+        """The fitted buckets of the last `days` before the window (the chart's context)."""
+        h = self.cf.history
+        return h[h["bucket"] >= pd.Timestamp(self.start - timedelta(days=days))]
+
     @property
     def hours(self) -> float:
         return (self.end - self.start).total_seconds() / 3600.0

@@ -80,8 +80,7 @@ st.caption(
     + f". Value {roi.money(imp.assumptions.avg_value_usd)} per completion ({imp.assumptions.avg_value_source}), "
       f"take rate {imp.assumptions.take_rate:.2%}, {roi.money(imp.assumptions.cost_per_ticket_usd)} per ticket.")
 
-history = imp.cf.history[imp.cf.history["bucket"] >= imp.start - timedelta(days=3)]
-st.plotly_chart(roi_charts.counterfactual(imp.cf.buckets, history, tz=tz, flow=imp.flow, mitigated_at=imp.mitigated_at),
+st.plotly_chart(roi_charts.counterfactual(imp.cf.buckets, imp.history_tail(), tz=tz, flow=imp.flow, mitigated_at=imp.mitigated_at),
                 key="roi_cf_chart")
 
 left, right = st.columns(2)

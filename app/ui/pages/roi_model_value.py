@@ -29,13 +29,13 @@ value = q.model_value(store, start=start, end=min(end, max(now, start)), fp_lost
 if value.empty:
     st.info(f"No model decisions in {quarter}.")
     st.stop()
-labelled = value[value["labelled"] > 0]
+totals = q.model_value_totals(value)
 m = st.columns(3)
-m[0].metric("Net value of the models", roi.money(float(labelled["net_value_usd"].sum())))
-m[1].metric("Fraud prevented", roi.money(float(labelled["fraud_prevented_usd"].sum())))
-m[2].metric("False positives' cost", roi.money(float(labelled["false_positive_cost_usd"].sum())),
-            help=f"{labelled['lost_conversions'].sum():,.0f} lost conversions")
+m[0].metric("Net value of the models", roi.money(totals["net_value_usd"]))
+m[1].metric("Fraud prevented", roi.money(totals["fraud_prevented_usd"]))
+m[2].metric("False positives' cost", roi.money(totals["false_positive_cost_usd"]),
+            help=f"{totals['lost_conversions']:,.0f} lost conversions")
 st.plotly_chart(roi_charts.model_value(value), key="value_chart")
 st.dataframe(report.value_table(value), hide_index=True, key="value_table")
-for row in value[value["labelled"] == 0].itertuples():
+for row in value[value["note"] != ""].itertuples():
     st.caption(f"{row.feature}: {row.note}.")

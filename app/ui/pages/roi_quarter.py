@@ -40,7 +40,8 @@ def hours(minutes):
 
 
 m = st.columns(5)
-m[0].metric("Total incident cost", roi.money(t["total_cost"]))
+m[0].metric("Total incident cost", roi.money(t["total_cost"]),
+            help=f"95% interval {roi.money(t['total_cost_lower'])} .. {roi.money(t['total_cost_upper'])}")
 m[1].metric("Lost revenue", roi.money(t["lost_revenue"]))
 m[2].metric("Support cost", roi.money(t["ticket_cost"]))
 m[3].metric("Incidents", f"{t['incidents']}", help=f"{t['estimated']} estimated")
