@@ -144,7 +144,7 @@ def summarize_period(store: Store, *, start: datetime, end: datetime, now: datet
         for flow in inc["flows"]:
             try:
                 imps.append(roi.estimate_incident(store, inc, now=now, flow=flow, draws=draws))
-            except roi.RoiError as exc:
+            except (roi.RoiError, ValueError) as exc:  # ValueError: a window past the query limits
                 problems.append(f"{flow}: {exc}")
         if imps:
             impacts[int(iid)] = imps

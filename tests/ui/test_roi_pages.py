@@ -146,3 +146,18 @@ def test_budget_planner_editable_levers_change_the_outcome(roi_app_store):
     b = budget.Baseline(**{**measured.__dict__, "incidents_per_year": 100.0})
     out = budget.outcome(b, budget.DEFAULT_LEVERS, budget.preset("Balanced", 250_000.0).allocation)
     assert after == roi.money(out["expected_yearly_loss_usd"])
+
+
+def test_budget_planner_shares_and_presets(roi_app_store):
+    at = open_page("ui/pages/roi_budget.py", {})
+    assert at.selectbox(key="budget_pick").value == "Balanced"
+    at.selectbox(key="budget_pick").set_value("Model R&D heavy").run()
+    assert at.number_input(key="budget_amount_retraining").value == 200_000.0
+    at.toggle(key="budget_shares").set_value(True).run()
+    assert at.number_input(key="budget_share_retraining").value == pytest.approx(80.0)
+    at.number_input(key="budget_share_retraining").set_value(70.0)
+    at.number_input(key="budget_share_monitoring").set_value(10.0).run()
+    assert not [w for w in at.warning if "sum" in w.value]
+    at.toggle(key="budget_shares").set_value(False).run()
+    assert at.number_input(key="budget_amount_retraining").value == pytest.approx(175_000.0)
+    assert at.number_input(key="budget_amount_monitoring").value == pytest.approx(25_000.0)

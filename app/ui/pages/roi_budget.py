@@ -45,6 +45,7 @@ def load(name: str) -> None:
         st.session_state[f"budget_b_{field}"] = float(getattr(b, field))
     st.session_state["budget_name"] = s.name if name in saved else ""
     st.session_state["budget_note"] = s.note
+    st.session_state["budget_pick"] = name
 
 
 if "budget_loaded" not in st.session_state:
@@ -90,6 +91,7 @@ for i, (line, label) in enumerate(budget.LINES.items()):
                                    value=100.0 * float(st.session_state.get(f"budget_amount_{line}", 0.0)) / total
                                    if total else 20.0)
         alloc[line] = total * pct / 100.0
+        st.session_state[f"budget_amount_{line}"] = alloc[line]  # kept for when amounts are shown again
     else:
         alloc[line] = cols[i].number_input(f"{label} ($)", min_value=0.0, step=5_000.0, key=f"budget_amount_{line}")
 

@@ -55,7 +55,7 @@ try:
         st.query_params["flow"] = flow
         imp = components.cached(roi.estimate, key=(*key, "window", flow, start, end), store=store, flow=flow,
                                 start=start, end=end)
-except roi.RoiError as exc:
+except (roi.RoiError, ValueError) as exc:  # ValueError: a window past the query limits
     st.warning(f"Cannot estimate this window: {exc}")
     st.stop()
 
