@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import io
-import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,12 +20,11 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from app.domain import budget, quarter as quarter_domain
-from app.domain.roi import money
+from app.domain.roi import minutes_as_hours, money
 from app.store.db import Store
 from app.ui import roi_charts
 
 DEFAULT_BUDGET_USD = 250_000.0
-SECTIONS = ("Summary", "Incidents by cost", "Recovery trend", "Model value", "Budget scenario")
 _kaleido_lock = threading.Lock()
 
 
@@ -76,10 +74,6 @@ def build(store: Store, quarter: str, *, now: datetime, scenario_names: list[str
 
 def summary_rows(r: Report) -> list[tuple[str, str]]:
     t = r.totals
-
-    def hours(m):
-        return "n/a" if m is None or math.isnan(m) else f"{m / 60:.1f} h"
-
     net = quarter_domain.model_value_totals(r.model_value)["net_value_usd"]
     best = r.best_scenario()
     return [
@@ -91,8 +85,8 @@ def summary_rows(r: Report) -> list[tuple[str, str]]:
         ("Lost conversions", f"{t['lost_conversions']:,.0f}"),
         ("Incident hours", f"{t['incident_hours']:,.1f}"),
         ("Cost per hour of incident", money(t["cost_per_hour"])),
-        ("Mean time to detect / acknowledge", f"{hours(t['mttd_min'])} / {hours(t['mtta_min'])}"),
-        ("Mean time to mitigate / resolve", f"{hours(t['mttm_min'])} / {hours(t['mttr_min'])}"),
+        ("Mean time to detect / acknowledge", f"{minutes_as_hours(t['mttd_min'])} / {minutes_as_hours(t['mtta_min'])}"),
+        ("Mean time to mitigate / resolve", f"{minutes_as_hours(t['mttm_min'])} / {minutes_as_hours(t['mttr_min'])}"),
         ("Net value of the ML features (fraud prevented - false-positive cost)", money(net)),
         ("Budget scenario with the highest net benefit", best or "none"),
     ]
@@ -147,16 +141,37 @@ def assumption_rows(r: Report) -> list[tuple[str, str]]:
     return rows
 
 
-def figures(r: Report) -> dict[str, list[go.Figure]]:
+VALUE_NOTE = ("Fraud prevented: amount of labelled fraud the model declined or held for review. False-positive "
+              "cost: legitimate users flagged x the share who do not complete x average value x take rate.")
+
+
+@dataclass
+class Section:
+    title: str
+    figures: list[go.Figure]
+    table: pd.DataFrame
+    note: str = ""
+    pairs: list[tuple[str, str]] | None = None  # a two-column table after the note
+
+
+def sections(r: Report) -> list[Section]:
+    """The report's sections after the summary, in order: both the HTML and the PDF draw these."""
     s = r.summary
-    return {
-        "Incidents by cost": [roi_charts.incidents_by_cost(s.incidents, title="Incidents by total cost (95% interval)")],
-        "Recovery trend": [roi_charts.recovery_trend(s.monthly(), title="Mean recovery times by month"),
-                           roi_charts.recovery_vs_cost(s.incidents, title="Time to mitigate against cost")],
-        "Model value": [roi_charts.model_value(r.model_value, title="Fraud prevented against false-positive cost")],
-        "Budget scenario": [roi_charts.allocation(r.scenarios, budget.LINES, title="Yearly spend per line"),
-                            roi_charts.scenario_outcomes(r.scenarios, title="Expected yearly loss and net benefit")],
-    }
+    return [
+        Section("Incidents by cost", [roi_charts.incidents_by_cost(s.incidents, title="Incidents by total cost "
+                                                                                     "(95% interval)")],
+                incident_table(s)),
+        Section("Recovery trend", [roi_charts.recovery_trend(s.monthly(), title="Mean recovery times by month"),
+                                   roi_charts.recovery_vs_cost(s.incidents, title="Time to mitigate against cost")],
+                monthly_table(s)),
+        Section("Model value", [roi_charts.model_value(r.model_value, title="Fraud prevented against "
+                                                                            "false-positive cost")],
+                value_table(r.model_value), VALUE_NOTE),
+        Section("Budget scenario", [roi_charts.allocation(r.scenarios, budget.LINES, title="Yearly spend per line"),
+                                    roi_charts.scenario_outcomes(r.scenarios, title="Expected yearly loss and net "
+                                                                                    "benefit")],
+                scenario_table(r.scenarios), f"Compared: {r.scenario_source}. Assumptions:", assumption_rows(r)),
+    ]
 
 
 def _light(fig: go.Figure) -> go.Figure:
@@ -190,24 +205,19 @@ def _pairs(rows: list[tuple[str, str]]) -> str:
     return _html_table(pd.DataFrame(rows, columns=["", ""]))
 
 
+def _html_chart(fig: go.Figure) -> str:
+    return ('<div class="chart">' + _light(fig).to_html(full_html=False, include_plotlyjs=False, include_mathjax=False,
+                                                       config={"displaylogo": False, "responsive": True}) + "</div>")
+
+
 def to_html(r: Report) -> str:
-    figs = figures(r)
-    charts = {k: "".join(f'<div class="chart">{_light(f).to_html(full_html=False, include_plotlyjs=False, include_mathjax=False, config={"displaylogo": False, "responsive": True})}</div>' for f in v)  # noqa: E501
-              for k, v in figs.items()}
-    sections = [
-        ("Summary", _pairs(summary_rows(r))),
-        ("Incidents by cost", charts["Incidents by cost"] + _html_table(incident_table(r.summary))),
-        ("Recovery trend", charts["Recovery trend"] + _html_table(monthly_table(r.summary))),
-        ("Model value", charts["Model value"] + _html_table(value_table(r.model_value))
-         + '<p class="muted">Fraud prevented: amount of labelled fraud the model declined or held for review. '
-           "False-positive cost: legitimate users flagged x the share who do not complete x average value x take "
-           "rate.</p>"),
-        ("Budget scenario", charts["Budget scenario"] + _html_table(scenario_table(r.scenarios))
-         + f'<p class="muted">Compared: {html.escape(r.scenario_source)}. Assumptions:</p>'
-         + _pairs(assumption_rows(r))),
-    ]
+    parts = [("Summary", _pairs(summary_rows(r)))]
+    for sec in sections(r):
+        parts.append((sec.title, "".join(_html_chart(f) for f in sec.figures) + _html_table(sec.table)
+                      + (f'<p class="muted">{html.escape(sec.note)}</p>' if sec.note else "")
+                      + (_pairs(sec.pairs) if sec.pairs else "")))
     body = "".join(f'<section id="{k.lower().replace(" ", "-")}"><h2>{html.escape(k)}</h2>{v}</section>'
-                   for k, v in sections)
+                   for k, v in parts)
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>warroom board report "
             f"{html.escape(r.quarter)}</title><style>{_CSS}</style><script type=\"text/javascript\">{get_plotlyjs()}"
             f"</script></head><body><h1>Incident cost and recovery: {html.escape(r.quarter)}</h1>"
@@ -261,11 +271,10 @@ def to_pdf(r: Report) -> bytes:
     import warnings
 
     from fpdf import FPDF
-    figs = figures(r)
-    order = [f for k in SECTIONS[1:] for f in figs[k]]
+    secs = sections(r)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        images = iter(chart_images(order))
+        images = iter(chart_images([f for sec in secs for f in sec.figures]))
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_auto_page_break(True, margin=12)
     pdf.set_title(f"warroom board report {r.quarter}")
@@ -283,7 +292,7 @@ def to_pdf(r: Report) -> bytes:
             for row in df.itertuples(index=False):
                 t.row([_latin1(v) for v in row])
 
-    def image(n: int = 1) -> None:
+    def images_side_by_side(n: int) -> None:
         w = (pdf.w - 2 * pdf.l_margin) / n - (2 if n > 1 else 0)
         y = pdf.get_y()
         for k in range(n):
@@ -295,20 +304,12 @@ def to_pdf(r: Report) -> bytes:
                                  "against a counterfactual with 95% intervals."), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     table(pd.DataFrame(summary_rows(r), columns=["Summary", ""]), widths=(45, 55))
-    heading("Incidents by cost")
-    image()
-    table(incident_table(r.summary))
-    heading("Recovery trend")
-    image(2)
-    table(monthly_table(r.summary))
-    heading("Model value")
-    image()
-    table(value_table(r.model_value))
-    heading("Budget scenario")
-    image(2)
-    table(scenario_table(r.scenarios))
-    pdf.ln(2)
-    pdf.multi_cell(0, 4.5, _latin1(f"Compared: {r.scenario_source}. " + "; ".join(f"{a}: {b}" for a, b in
-                                                                                  assumption_rows(r))),
-                   new_x="LMARGIN", new_y="NEXT")
+    for sec in secs:
+        heading(sec.title)
+        images_side_by_side(len(sec.figures))
+        table(sec.table)
+        if sec.note or sec.pairs:
+            pdf.ln(2)
+            text = " ".join([sec.note, "; ".join(f"{a}: {b}" for a, b in sec.pairs or [])]).strip()
+            pdf.multi_cell(0, 4.5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

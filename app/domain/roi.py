@@ -610,6 +610,11 @@ def hours_text(h) -> str:
     return "n/a" if h is None or (isinstance(h, float) and math.isnan(h)) else f"{h:.1f} h"
 
 
+def minutes_as_hours(m) -> str:
+    """A duration in minutes (None or NaN when unknown) as '1.5 h'."""
+    return hours_text(None if m is None else m / 60.0)
+
+
 def summary_text(data: dict) -> str:
     """The `warroom roi` printout of an impact's JSON."""
     w, cf, lost, sup, sen = data["window"], data["counterfactual"], data["lost"], data["support"], data["sentiment"]

@@ -1,7 +1,5 @@
 """Quarter overview: what the quarter's incidents cost, how fast they were handled, and the board report."""
 
-import math
-
 import streamlit as st
 
 from app import report, runtime
@@ -35,10 +33,6 @@ if not t["incidents"]:
     st.stop()
 
 
-def hours(minutes):
-    return "n/a" if minutes is None or math.isnan(minutes) else f"{minutes / 60:.1f} h"
-
-
 m = st.columns(5)
 m[0].metric("Total incident cost", roi.money(t["total_cost"]),
             help=f"95% interval {roi.money(t['total_cost_lower'])} .. {roi.money(t['total_cost_upper'])}")
@@ -47,10 +41,10 @@ m[2].metric("Support cost", roi.money(t["ticket_cost"]))
 m[3].metric("Incidents", f"{t['incidents']}", help=f"{t['estimated']} estimated")
 m[4].metric("Cost per incident hour", roi.money(t["cost_per_hour"]), help=f"{t['incident_hours']:,.1f} incident hours")
 r = st.columns(4)
-r[0].metric("MTTD", hours(t["mttd_min"]), help="mean time from start to detection")
-r[1].metric("MTTA", hours(t["mtta_min"]), help="mean time from detection to acknowledgement")
-r[2].metric("MTTM", hours(t["mttm_min"]), help="mean time from start to mitigation")
-r[3].metric("MTTR", hours(t["mttr_min"]), help="mean time from start to resolution")
+r[0].metric("MTTD", roi.minutes_as_hours(t["mttd_min"]), help="mean time from start to detection")
+r[1].metric("MTTA", roi.minutes_as_hours(t["mtta_min"]), help="mean time from detection to acknowledgement")
+r[2].metric("MTTM", roi.minutes_as_hours(t["mttm_min"]), help="mean time from start to mitigation")
+r[3].metric("MTTR", roi.minutes_as_hours(t["mttr_min"]), help="mean time from start to resolution")
 unestimated = summary.incidents[summary.incidents["note"] != ""]
 if len(unestimated):
     st.warning("Not estimated: " + "; ".join(f"#{int(r.id)}: {r.note}" for r in unestimated.itertuples()))
