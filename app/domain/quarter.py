@@ -111,11 +111,10 @@ def _row(inc: dict, imps: list[roi.Impact], note: str, *, now: datetime) -> dict
     if not imps:
         return row
     first = imps[0]
-    d = first.to_json()
     rev = _sum([i.lost_revenue for i in imps])
     tc = _sum([i.ticket_cost for i in imps])
     total = _sum([i.total_cost for i in imps])
-    rec = d["recovery_minutes"]
+    rec = first.recovery_minutes()
     row.update(end=first.end, hours=first.hours, lost_conversions=sum(i.cf.lost for i in imps), lost_revenue=rev[0],
                lost_revenue_lower=rev[1], lost_revenue_upper=rev[2],
                excess_tickets=sum(i.tickets["excess"] for i in imps), ticket_cost=tc[0], total_cost=total[0],
@@ -125,7 +124,7 @@ def _row(inc: dict, imps: list[roi.Impact], note: str, *, now: datetime) -> dict
                time_to_detect_min=rec.get("time_to_detect"), time_to_acknowledge_min=rec.get("time_to_acknowledge"),
                time_to_mitigate_min=rec.get("time_to_mitigate"), time_to_resolve_min=rec.get("time_to_resolve"),
                time_to_toggle_min=rec.get("time_to_toggle"),
-               sentiment_change=d["sentiment"]["change"]["mean_score"], nps_change=d["sentiment"]["change"]["nps"])
+               sentiment_change=first.sentiment["change"]["mean_score"], nps_change=first.sentiment["change"]["nps"])
     return row
 
 

@@ -283,6 +283,10 @@ class Impact:
     comments: int
     revenue: tuple[float, float, float]  # lost revenue: estimate, 95% lower, upper
 
+    def recovery_minutes(self) -> dict[str, float | None]:
+        """Recovery times in minutes (rounded to 0.1; None where a stamp is missing)."""
+        return {k: _minutes(v) for k, v in self.recovery.items()}
+
     def history_tail(self, days: float = 3.0) -> pd.DataFrame:
         """The fitted buckets of the last `days` before the window (the chart's context)."""
         h = self.cf.history
@@ -385,7 +389,7 @@ class Impact:
                      "revenue_usd": span(*rev)},
             "support": {**{k: _num(v, 2) for k, v in self.tickets.items()}, "cost_usd": span(*tc)},
             "sentiment": {**self.sentiment, "comments": self.comments},
-            "recovery_minutes": {k: _minutes(v) for k, v in self.recovery.items()},
+            "recovery_minutes": self.recovery_minutes(),
             "mitigated_at": _iso(self.mitigated_at) if self.mitigated_at else None,
             "loss_per_hour_usd": _num(self.loss_per_hour),
             "loss_per_hour_before_mitigation_usd": _num(before_rate),
