@@ -379,16 +379,18 @@ def cmd_backtest(args) -> int:
 
 # --------------------------------------------------------------------------- roi / report
 def _open_store(args):
-    """The store for a read-only command, or an error message (missing file, held by a server)."""
+    """The store for a read-only command; None after printing why not (missing file, held by a server)."""
     from app.store.db import Store, StoreLocked
     db = _db_path(args)
     if not db.exists():
-        return None, f"error: no store at {db}"
+        print(f"error: no store at {db}", file=sys.stderr)
+        return None
     try:
-        return Store(db, read_only=True), None
+        return Store(db, read_only=True)
     except StoreLocked as exc:
-        return None, (f"error: {exc}; a running server holds the store: use its ROI pages "
-                      "(the quarter page has the board-report download), or stop it first")
+        print(f"error: {exc}; a running server holds the store: use its ROI pages "
+              "(the quarter page has the board-report download), or stop it first", file=sys.stderr)
+        return None
 
 
 def _parse_time(name: str, text: str) -> datetime:
@@ -410,9 +412,8 @@ def cmd_roi(args) -> int:
     if args.flow is not None and not (args.start and args.end):
         print("error: --flow needs --start and --end", file=sys.stderr)
         return EXIT_INVALID
-    store, err = _open_store(args)
+    store = _open_store(args)
     if store is None:
-        print(err, file=sys.stderr)
         return EXIT_INVALID
     with store:
         try:
@@ -449,9 +450,8 @@ def cmd_report(args) -> int:
         return EXIT_INVALID
     out = Path(args.out)
     fmt = args.format or ("pdf" if out.suffix.lower() == ".pdf" else "html")
-    store, err = _open_store(args)
+    store = _open_store(args)
     if store is None:
-        print(err, file=sys.stderr)
         return EXIT_INVALID
     with store:
         try:

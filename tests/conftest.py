@@ -115,27 +115,26 @@ def roi_store(tmp_path, roi_db):
     s.close()
 
 
-@pytest.fixture
-def app_store(tmp_path, crash_db, monkeypatch):
-    """Point the app's runtime at a private copy of crash_db (for AppTest)."""
-    path = tmp_path / "app.duckdb"
-    shutil.copyfile(crash_db, path)
+def _runtime_on_copy(source: Path, path: Path, monkeypatch):
+    """Point the app's runtime at `path`, a private copy of `source`, for one test."""
+    shutil.copyfile(source, path)
     monkeypatch.setenv("WARROOM_DB", str(path))
     runtime.close_store()
     yield path
     runtime.close_store()
+
+
+@pytest.fixture
+def app_store(tmp_path, crash_db, monkeypatch):
+    """Point the app's runtime at a private copy of crash_db (for AppTest)."""
+    yield from _runtime_on_copy(crash_db, tmp_path / "app.duckdb", monkeypatch)
 
 
 @pytest.fixture
 def roi_app_store(tmp_path, roi_db, monkeypatch):
     """Point the app's runtime at a private copy of roi_db (for AppTest of the ROI pages)."""
-    path = tmp_path / "roi-app.duckdb"
-    shutil.copyfile(roi_db, path)
-    monkeypatch.setenv("WARROOM_DB", str(path))
     monkeypatch.setenv("WARROOM_FLAGS_FILE", str(tmp_path / "flags.json"))
-    runtime.close_store()
-    yield path
-    runtime.close_store()
+    yield from _runtime_on_copy(roi_db, tmp_path / "roi-app.duckdb", monkeypatch)
 
 
 def free_port() -> int:
