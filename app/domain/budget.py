@@ -86,6 +86,27 @@ class Baseline:
     source: str = "typed in"
 
 
+BASELINE_FIELDS = tuple(f for f in Baseline.__dataclass_fields__ if f != "source")
+
+
+def edited_baseline(measured: Baseline, values: dict[str, float]) -> Baseline:
+    """The drivers as typed on the planner; it keeps the measured source while nothing differs."""
+    edited = any(abs(float(values[f]) - float(getattr(measured, f))) > 1e-9 for f in BASELINE_FIELDS)
+    return Baseline(**{f: float(values[f]) for f in BASELINE_FIELDS},
+                    source="edited on the planner" if edited else measured.source)
+
+
+def levers_from_rows(rows: list[dict]) -> tuple[Lever, ...]:
+    """Levers from the planner's editable table (line, driver, max_reduction, half_effect_usd), checked."""
+    try:
+        levers = tuple(Lever(line=r["line"], driver=r["driver"], max_reduction=float(r["max_reduction"]),
+                             half_effect_usd=float(r["half_effect_usd"])) for r in rows)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise BudgetError(f"every lever needs a number in each column ({exc})") from None
+    check_levers(levers)
+    return levers
+
+
 DEFAULT_BASELINE = Baseline(12.0, 5_000.0, 1.0, 3.0, 12.0, 0.2, 2_000.0, "defaults (no incidents measured)")
 
 

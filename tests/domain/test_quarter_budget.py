@@ -137,3 +137,17 @@ def test_measured_baseline_from_the_store(roi_store):
     assert b.hours_to_detect == pytest.approx((12 + 22 + 32) / 3 / 60)
     assert b.loss_per_hour_usd > 0 and 0 <= b.residual_loss_share <= 1
 
+
+
+def test_planner_inputs_become_a_baseline_and_levers():
+    same = budget.edited_baseline(BASE, {f: getattr(BASE, f) for f in budget.BASELINE_FIELDS})
+    assert same == BASE
+    more = budget.edited_baseline(BASE, {**{f: getattr(BASE, f) for f in budget.BASELINE_FIELDS},
+                                         "incidents_per_year": 20})
+    assert more.incidents_per_year == 20 and more.source == "edited on the planner"
+    rows = [vars(lv) for lv in budget.DEFAULT_LEVERS]
+    assert budget.levers_from_rows(rows) == budget.DEFAULT_LEVERS
+    with pytest.raises(budget.BudgetError, match="every lever needs a number"):
+        budget.levers_from_rows([{**rows[0], "max_reduction": None}])
+    with pytest.raises(budget.BudgetError, match="the spend for half the effect"):
+        budget.levers_from_rows([{**rows[0], "half_effect_usd": 0}])

@@ -40,8 +40,7 @@ def load(name: str) -> None:
     st.session_state.pop("budget_levers_editor", None)  # edits belonged to the table that was loaded before
     st.session_state["budget_loaded"] = (s.name if name in saved else NEW, s.version if name in saved else 0)
     b = s.baseline or measured
-    for field in ("incidents_per_year", "loss_per_hour_usd", "hours_to_detect", "hours_detect_to_mitigate",
-                  "hours_mitigate_to_resolve", "residual_loss_share", "support_cost_per_incident_usd"):
+    for field in budget.BASELINE_FIELDS:
         st.session_state[f"budget_b_{field}"] = float(getattr(b, field))
     st.session_state["budget_name"] = s.name if name in saved else ""
     st.session_state["budget_note"] = s.note
@@ -67,8 +66,7 @@ values = {}
 for i, (field, (label, step)) in enumerate(labels.items()):
     values[field] = cols[i % 4].number_input(label, min_value=0.0, step=step, key=f"budget_b_{field}",
                                              max_value=1.0 if field == "residual_loss_share" else None)
-baseline = budget.Baseline(**values, source="edited on the planner" if any(
-    abs(values[f] - float(getattr(measured, f))) > 1e-9 for f in values) else measured.source)
+baseline = budget.edited_baseline(measured, values)
 
 st.markdown("**How spending on each line cuts a driver** (cut = max reduction x spend / (spend + spend for half "
             "the effect))")
@@ -96,9 +94,7 @@ for i, (line, label) in enumerate(budget.LINES.items()):
         alloc[line] = cols[i].number_input(f"{label} ($)", min_value=0.0, step=5_000.0, key=f"budget_amount_{line}")
 
 try:
-    levers = tuple(budget.Lever(line=r.line, driver=r.driver, max_reduction=float(r.max_reduction),
-                                half_effect_usd=float(r.half_effect_usd)) for r in levers_df.itertuples())
-    budget.check_levers(levers)
+    levers = budget.levers_from_rows(levers_df.to_dict("records"))
     budget.check_baseline(baseline)
     budget.check_allocation(total, alloc)
 except (budget.BudgetError, ValueError, TypeError) as exc:
