@@ -105,6 +105,7 @@ def _specs(rng: np.random.Generator, t0: float, per_run: int):
 
 def run_one(run: int, *, per_run: int, scale: float, seed: int, scratch: Path) -> list[Result]:
     from app.domain import incidents, roi
+    from app.sim import model as m
     from app.sim.generator import generate
     from app.sim.history import log_incident
     from app.sim.scenarios import InjectedIncidents
@@ -141,7 +142,6 @@ def run_one(run: int, *, per_run: int, scale: float, seed: int, scratch: Path) -
             ac_n, ac_usd = _window_sums(world.tables["funnel"], sp.flow, s_utc, e_utc)
             take = imp.assumptions.take_rate
             est, lo, hi = imp.lost_revenue
-            from app.sim import model as m
             mean_amount = m.FLOW_BY_NAME[sp.flow].amount_median_usd * float(np.exp(0.9 ** 2 / 2))
             e_cf = expected_completions(twin_scn, sp.flow, s_utc.timestamp(), e_utc.timestamp(), scale)
             oracle = (e_cf - ac_n) * mean_amount * take

@@ -486,7 +486,8 @@ def estimate(store: Store, *, flow: str, start: datetime, end: datetime, inciden
     measured_avg = float(usd_t.to_numpy()[train].sum()) / n_complete_train if n_complete_train else 0.0
     assumptions = assumptions_for(flow, measured_avg_value=measured_avg)
     revenue = _lost_revenue(store, cf, assumptions, flow=flow, pre_start=pre_start, start=start, seed=seed)
-    tickets = _tickets(store, flow=flow, index=index, train=train, post=post, minutes=minutes, origin=start)
+    tickets = _tickets(store, flow=flow, index=index, train=train, post=post, minutes=minutes, start=start, end=end,
+                       pre_start=pre_start)
     sentiment, series = _sentiment(store, flow=flow, index=index, train=train, post=post, minutes=minutes,
                                    start=start, end=end, pre_start=pre_start)
     recovery, mitigated_at = {}, None
@@ -550,10 +551,8 @@ def _hour_profile(values: np.ndarray, hours: np.ndarray, train: np.ndarray) -> n
     return prof[hours]
 
 
-def _tickets(store, *, flow, index, train, post, minutes, origin) -> dict:
-    raw = sql.ticket_buckets(store, flow=flow, start=index[0].to_pydatetime(),
-                             end=(index[-1] + pd.Timedelta(minutes=minutes)).to_pydatetime(),
-                             minutes=minutes, origin=origin)
+def _tickets(store, *, flow, index, train, post, minutes, start, end, pre_start) -> dict:
+    raw = sql.ticket_buckets(store, flow=flow, start=pre_start, end=end, minutes=minutes, origin=start)
     raw["bucket"] = pd.to_datetime(raw["bucket"])
     t = raw.set_index("bucket").reindex(index, fill_value=0).fillna(0)
     opened = t["n_opened"].to_numpy(dtype=float)
